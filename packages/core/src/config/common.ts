@@ -1,0 +1,27 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+import { setting } from "./settings.js";
+
+/** The bot id the Swarming bot would pick itself: the short lower-case host name. */
+export function defaultBotId(): string {
+  return (hostname().split(".")[0] ?? "localhost").toLowerCase();
+}
+
+/** Settings every subcommand takes. */
+export const commonSettings = {
+  logLevel: setting(
+    "string",
+    z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+    "log level of the process's bunyan logger",
+  ),
+  botId: setting(
+    "string",
+    z
+      .string()
+      .regex(/^[a-zA-Z0-9_.-]+$/, "bot id may hold only letters, digits, '.', '_' and '-'")
+      .max(256)
+      .default(defaultBotId()),
+    "Swarming bot id; must equal what the bot uses (default: short host name)",
+    { env: "SWARMING_BOT_ID" },
+  ),
+};

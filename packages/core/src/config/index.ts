@@ -1,0 +1,12 @@
+export { commonSettings, defaultBotId } from "./common.js";
+export { type LoadInput, loadConfig, redactConfig } from "./load.js";
+export {
+  type ConfigOf,
+  envName,
+  flagName,
+  kebabCase,
+  type SettingKind,
+  type SettingSpec,
+  type SettingSpecs,
+  setting,
+} from "./settings.js";

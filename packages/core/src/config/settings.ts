@@ -1,0 +1,45 @@
+import type { z } from "zod";
+
+/** How a setting's value is written on the command line and in environment variables. */
+export type SettingKind = "string" | "number" | "boolean" | "list" | "map";
+
+export interface SettingSpec<S extends z.ZodType = z.ZodType> {
+  /** The schema, with its default. */
+  readonly schema: S;
+  readonly kind: SettingKind;
+  /** One line of help shown by --help. */
+  readonly help: string;
+  /** Environment variable; default RPI_SWARMING_<KEY_IN_SNAKE_CASE>. */
+  readonly env?: string;
+  /** Long flag without dashes; default the key in kebab-case. */
+  readonly flag?: string;
+  /** Printed as "<redacted>" by --print-config and never logged. */
+  readonly secret?: boolean;
+}
+
+export type SettingSpecs = Record<string, SettingSpec>;
+
+/** The typed configuration described by a set of specs. */
+export type ConfigOf<S extends SettingSpecs> = { [K in keyof S]: z.output<S[K]["schema"]> };
+
+/** Declares one setting; keeps the schema's type for ConfigOf. */
+export function setting<S extends z.ZodType>(
+  kind: SettingKind,
+  schema: S,
+  help: string,
+  extra: Omit<SettingSpec<S>, "schema" | "kind" | "help"> = {},
+): SettingSpec<S> {
+  return { kind, schema, help, ...extra };
+}
+
+export function kebabCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function envName(key: string, spec: SettingSpec): string {
+  return spec.env ?? `RPI_SWARMING_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function flagName(key: string, spec: SettingSpec): string {
+  return spec.flag ?? kebabCase(key);
+}

@@ -1,0 +1,51 @@
+/**
+ * Domain errors. Every error the project raises on purpose is one of these,
+ * so the HTTP layer (see http/error-status.ts) can map it to a status code in
+ * one place and logs carry a stable `name`.
+ */
+export class RpiSwarmingError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A setting is missing, malformed or out of range. Fatal at start-up. */
+export class ConfigError extends RpiSwarmingError {}
+
+/** A request body or parameter is malformed. */
+export class InvalidInputError extends RpiSwarmingError {}
+
+/** A request body is larger than the server accepts. */
+export class PayloadTooLargeError extends RpiSwarmingError {}
+
+/** A path or resource does not exist. */
+export class NotFoundError extends RpiSwarmingError {}
+
+/** The operation conflicts with the current state (e.g. a task is running). */
+export class ConflictError extends RpiSwarmingError {}
+
+/** A service this process depends on is not ready yet. */
+export class NotReadyError extends RpiSwarmingError {}
+
+/** An external tool (adb, ideviceinfo, python3) is not installed or not on PATH. */
+export class ToolMissingError extends RpiSwarmingError {
+  constructor(
+    readonly tool: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${tool} was not found on PATH; install it or fix PATH`, options);
+  }
+}
+
+/** An external command or request did not finish in time. */
+export class TimeoutError extends RpiSwarmingError {}
+
+/** A remote server refused our credentials (HTTP 401/403). */
+export class AuthError extends RpiSwarmingError {}
+
+/** A remote server or device answered with something we cannot use. */
+export class UpstreamError extends RpiSwarmingError {}
+
+/** Another process already holds a lock we need. */
+export class LockedError extends RpiSwarmingError {}

@@ -1,0 +1,7 @@
+export * from "./config/index.js";
+export * from "./errors.js";
+export { statusForError } from "./http/error-status.js";
+export { closeServer, jsonErrors, listen, MAX_BODY_BYTES, readJsonBody } from "./http/koa.js";
+export { createLogger, type Logger, type LogLevel, scrubSecrets } from "./logger.js";
+export { createMetricsRegistry, METRIC_PREFIX } from "./metrics.js";
+export { VERSION } from "./version.js";
