@@ -139,7 +139,7 @@ function parsePairs(items: readonly string[]): Record<string, string[]> {
     if (eq <= 0) throw new Error(`expected key=value, got "${item}"`);
     const key = item.slice(0, eq).trim();
     const value = item.slice(eq + 1);
-    (out[key] ??= []).push(value);
+    out[key] = [...(out[key] ?? []), value];
   }
   return out;
 }
