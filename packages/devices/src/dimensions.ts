@@ -1,0 +1,110 @@
+import { z } from "zod";
+import type { Dimensions } from "./types.js";
+
+/** The Swarming server's rules for dimensions (bot API). */
+export const DIMENSION_KEY_PATTERN = /^[a-zA-Z\-_.][0-9a-zA-Z\-_.]*$/;
+export const MAX_DIMENSION_KEY_LENGTH = 64;
+export const MAX_DIMENSION_VALUE_LENGTH = 256;
+
+/** What is wrong with one key, or undefined when it is fine. */
+export function dimensionKeyProblem(key: string): string | undefined {
+  if (key.length > MAX_DIMENSION_KEY_LENGTH)
+    return `dimension key "${key.slice(0, 80)}" is longer than ${MAX_DIMENSION_KEY_LENGTH} characters`;
+  if (!DIMENSION_KEY_PATTERN.test(key))
+    return `dimension key "${key}" must match ${DIMENSION_KEY_PATTERN.source} (letters, digits, '-', '_', '.'; no leading digit)`;
+  return undefined;
+}
+
+/** What is wrong with one value, or undefined when it is fine. */
+export function dimensionValueProblem(key: string, value: string): string | undefined {
+  if (value.length === 0) return `dimension "${key}" has an empty value`;
+  if (value.length > MAX_DIMENSION_VALUE_LENGTH)
+    return `dimension "${key}" has a value longer than ${MAX_DIMENSION_VALUE_LENGTH} characters`;
+  if (value.trim() !== value) return `dimension "${key}" value "${value}" has leading or trailing white space`;
+  return undefined;
+}
+
+/** Every rule broken by a set of dimensions; empty when it is valid. */
+export function dimensionProblems(dimensions: Dimensions): string[] {
+  const problems: string[] = [];
+  for (const [key, values] of Object.entries(dimensions)) {
+    const keyProblem = dimensionKeyProblem(key);
+    if (keyProblem) problems.push(keyProblem);
+    if (values.length === 0) problems.push(`dimension "${key}" has no values`);
+    for (const v of values) {
+      const p = dimensionValueProblem(key, v);
+      if (p) problems.push(p);
+    }
+  }
+  const id = dimensions.id;
+  if (id !== undefined && id.length !== 1)
+    problems.push(`dimension "id" must have exactly one value, has ${id.length}`);
+  return problems;
+}
+
+/**
+ * Static dimensions from the configuration. They must obey the server's rules
+ * and may not set `id` (that is the bot id), so a typo stops the state server
+ * at start-up instead of quarantining the bot later.
+ */
+export const staticDimensionsSchema = z
+  .record(z.string(), z.array(z.string()))
+  .default({})
+  .superRefine((dims, ctx) => {
+    if ("id" in dims) ctx.addIssue({ code: "custom", message: 'dimension "id" is the bot id; set botId instead' });
+    for (const p of dimensionProblems(dims)) ctx.addIssue({ code: "custom", message: p });
+  })
+  // Duplicates from repeated flags collapse; order is kept.
+  .transform((dims) => Object.fromEntries(Object.entries(dims).map(([k, v]) => [k, [...new Set(v)]])));
+
+export interface MergedDimensions {
+  readonly dimensions: Dimensions;
+  /** Keys or values left out because they broke a rule; for logs. */
+  readonly dropped: string[];
+}
+
+/** Keeps the valid keys and values of one source; a key with no valid value is dropped. */
+function sanitize(source: Dimensions, dropped: string[]): Dimensions {
+  const out: Dimensions = {};
+  for (const [key, values] of Object.entries(source)) {
+    const keyProblem = dimensionKeyProblem(key);
+    if (keyProblem) {
+      dropped.push(keyProblem);
+      continue;
+    }
+    const kept: string[] = [];
+    for (const v of values) {
+      const p = dimensionValueProblem(key, v);
+      if (p) dropped.push(p);
+      else if (!kept.includes(v)) kept.push(v);
+    }
+    if (kept.length > 0) out[key] = kept;
+    else if (values.length === 0) dropped.push(`dimension "${key}" has no values`);
+  }
+  return out;
+}
+
+/**
+ * The dimensions a bot reports: its own, overridden key by key by the static
+ * ones, overridden by the device's; `id` is always exactly the bot id. Values
+ * breaking the server's rules are dropped (and named in `dropped`) so the
+ * reply is always acceptable to the server.
+ */
+export function mergeDimensions(
+  botId: string,
+  bot: Dimensions,
+  staticDims: Dimensions,
+  device: Dimensions,
+): MergedDimensions {
+  const dropped: string[] = [];
+  const merged: Dimensions = {
+    ...sanitize(bot, dropped),
+    ...sanitize(staticDims, dropped),
+    ...sanitize(device, dropped),
+  };
+  merged.id = [botId];
+  // Sorted keys make replies stable for people and for the server's history.
+  const sorted: Dimensions = {};
+  for (const key of Object.keys(merged).sort()) sorted[key] = merged[key] as string[];
+  return { dimensions: sorted, dropped };
+}

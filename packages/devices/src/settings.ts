@@ -1,0 +1,116 @@
+import { setting } from "@rpi-swarming/core";
+import { z } from "zod";
+import { staticDimensionsSchema } from "./dimensions.js";
+import { simulatedOptionsSchema } from "./simulated/options.js";
+
+const positiveSeconds = (max: number) => z.number().positive().max(max);
+
+/** Which device the pod serves and how it is probed. Android/iOS drivers add their own settings beside these. */
+export const deviceSettings = {
+  device: setting(
+    "string",
+    z.enum(["android", "ios", "simulated", "none"]).default("none"),
+    "device kind: android (adb), ios (libimobiledevice), simulated (virtual phone for demos and tests), none (host only)",
+  ),
+  serial: setting(
+    "string",
+    z.string().min(1).max(256).optional(),
+    "serial (Android) or UDID (iOS) of the device to use when several are attached",
+    { env: "ANDROID_SERIAL" },
+  ),
+  adbPath: setting("string", z.string().min(1).default("adb"), "adb binary (name on PATH or absolute path)"),
+  probeIntervalSeconds: setting(
+    "number",
+    positiveSeconds(86_400).default(30),
+    "seconds between two device probes (a probe also runs on demand, e.g. after a task)",
+  ),
+  commandTimeoutSeconds: setting(
+    "number",
+    positiveSeconds(600).default(5),
+    "time limit of one device tool invocation; a hung one is killed with its process group",
+  ),
+  rebootAfterTask: setting(
+    "boolean",
+    z.boolean().optional(),
+    "reboot the device after every task (default: on for android, off otherwise)",
+  ),
+  rebootTimeoutSeconds: setting(
+    "number",
+    positiveSeconds(3600).default(300),
+    "a device not answering this long after a reboot is quarantined (reboot_timeout)",
+  ),
+  simulatedControlPort: setting(
+    "number",
+    z.number().int().min(0).max(65_535).default(11001),
+    "loopback port of the simulated device's fault-injection interface (0 = a free port)",
+  ),
+  simulated: setting(
+    "map",
+    simulatedOptionsSchema,
+    "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see README)",
+  ),
+};
+
+/** Dimensions and state the configuration adds to every reply. */
+export const staticAttributeSettings = {
+  staticDimensions: setting(
+    "map",
+    staticDimensionsSchema,
+    "extra dimension key=value (e.g. pool=Skia, zone=rack3); a key given twice has several values",
+    { flag: "dimension", env: "RPI_SWARMING_DIMENSIONS" },
+  ),
+  staticState: setting(
+    "map",
+    z
+      .record(z.string().min(1).max(256), z.unknown())
+      .default({})
+      // Flags give every value as a list; a single value reads better as a plain string.
+      .transform((m) =>
+        Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Array.isArray(v) && v.length === 1 ? v[0] : v])),
+      ),
+    "extra state key=value shown in the Swarming UI (e.g. rack=A3)",
+    { flag: "state", env: "RPI_SWARMING_STATE" },
+  ),
+};
+
+const ratio = z.number().min(0).max(1);
+
+/** Thresholds one device type may override (setting thresholdsByDeviceType). */
+export const thresholdOverridesSchema = z
+  .object({
+    batteryMinRatio: ratio,
+    batteryHysteresisRatio: ratio,
+    maxTemperatureCelsius: z.number().min(-50).max(200),
+    temperatureHysteresisCelsius: z.number().min(0).max(100),
+  })
+  .partial()
+  .strict();
+
+/** Health policy thresholds. */
+export const healthSettings = {
+  batteryMinRatio: setting(
+    "number",
+    ratio.default(0.3),
+    "battery charge (0-1) below which the device goes into maintenance",
+  ),
+  batteryHysteresisRatio: setting(
+    "number",
+    ratio.default(0.05),
+    "the battery must recover this much above batteryMinRatio to leave maintenance",
+  ),
+  maxTemperatureCelsius: setting(
+    "number",
+    z.number().min(-50).max(200).default(35),
+    "any device temperature above this (degC) puts the device into maintenance",
+  ),
+  temperatureHysteresisCelsius: setting(
+    "number",
+    z.number().min(0).max(100).default(2),
+    "every temperature must fall this far below maxTemperatureCelsius to leave maintenance",
+  ),
+  thresholdsByDeviceType: setting(
+    "map",
+    z.record(z.string().min(1), thresholdOverridesSchema).default({}),
+    'per device_type overrides of the four thresholds, JSON or YAML, e.g. {"flame": {"batteryMinRatio": 0.15}}',
+  ),
+};
