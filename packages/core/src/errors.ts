@@ -47,5 +47,8 @@ export class AuthError extends RpiSwarmingError {}
 /** A remote server or device answered with something we cannot use. */
 export class UpstreamError extends RpiSwarmingError {}
 
+/** A file that should be a zip (e.g. bot code) is truncated, damaged or not a zip at all. */
+export class CorruptZipError extends RpiSwarmingError {}
+
 /** Another process already holds a lock we need. */
 export class LockedError extends RpiSwarmingError {}
