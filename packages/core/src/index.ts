@@ -1,3 +1,4 @@
+export { type BotCodeInfo, botCodeDigest, inspectBotCode } from "./bot-code-digest.js";
 export * from "./config/index.js";
 export * from "./errors.js";
 export { statusForError } from "./http/error-status.js";
