@@ -1,6 +1,8 @@
 import type { Command } from "commander";
+import { toCommander } from "../command.js";
+import { supervisorCommand } from "./supervisor.js";
 
 /** Subcommands in the order --help lists them; each module's definition goes through toCommander. */
 export function subcommands(): Command[] {
-  return [];
+  return [toCommander(supervisorCommand)];
 }

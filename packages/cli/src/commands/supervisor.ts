@@ -1,0 +1,25 @@
+import { LockedError } from "@rpi-swarming/core";
+import { Supervisor, supervisorSettings } from "@rpi-swarming/supervisor";
+import { defineCommand } from "../command.js";
+
+export const supervisorCommand = defineCommand({
+  name: "supervisor",
+  summary: "keep one Swarming bot running: fetch and verify its code, restart it, follow updates and reboot requests",
+  settings: supervisorSettings,
+  async run(config, { log, stopSignal }) {
+    // A second SIGTERM/SIGINT must not kill the supervisor before the bot has stopped.
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      process.on(sig, () => log.info({ signal: sig }, "already shutting down; waiting for the bot"));
+    }
+    try {
+      return await new Supervisor(config, log).run(stopSignal);
+    } catch (err) {
+      if (err instanceof LockedError) {
+        process.stderr.write(`rpi-swarming supervisor: ${err.message}\n`);
+        log.error({ message: err.message }, "refusing to start");
+        return 1;
+      }
+      throw err;
+    }
+  },
+});

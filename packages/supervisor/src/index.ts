@@ -1,0 +1,10 @@
+export { Backoff, sleep } from "./backoff.js";
+export { BotCodeFetcher, type LatestBotCode } from "./bot-code.js";
+export { type BotExit, BotProcess } from "./bot-process.js";
+export { BotCodeError } from "./errors.js";
+export { acquireLock, type HeldLock } from "./lock.js";
+export { SupervisorMetrics } from "./metrics.js";
+export { type RebootRequest, RebootRequestWatcher } from "./reboot-requests.js";
+export { type SupervisorConfig, supervisorSettings } from "./settings.js";
+export { StateServerClient } from "./state-client.js";
+export { BOT_ZIP, LOCK_FILE, REBOOT_REQUEST_FILE, Supervisor } from "./supervisor.js";

@@ -1,0 +1,101 @@
+import { METRIC_PREFIX } from "@rpi-swarming/core";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export type RestartReason = "exit" | "signal" | "reboot_request" | "update";
+export type DownloadResult =
+  | "success"
+  | "auth_error"
+  | "http_error"
+  | "network_error"
+  | "timeout"
+  | "truncated"
+  | "corrupt"
+  | "disk_error";
+export type UpdateCheckResult = "unchanged" | "changed" | "error";
+
+const RESTART_REASONS: readonly RestartReason[] = ["exit", "signal", "reboot_request", "update"];
+const DOWNLOAD_RESULTS: readonly DownloadResult[] = [
+  "success",
+  "auth_error",
+  "http_error",
+  "network_error",
+  "timeout",
+  "truncated",
+  "corrupt",
+  "disk_error",
+];
+const CHECK_RESULTS: readonly UpdateCheckResult[] = ["unchanged", "changed", "error"];
+
+/** The supervisor's metrics (docs/metrics.md, section Supervisor). */
+export class SupervisorMetrics {
+  readonly botUp: Gauge;
+  readonly botStartTime: Gauge;
+  readonly restarts: Counter<"reason">;
+  readonly rebootRequests: Counter;
+  readonly downloads: Counter<"result">;
+  readonly downloadDuration: Histogram;
+  readonly downloadBytes: Counter;
+  readonly updateChecks: Counter<"result">;
+  readonly botCodeInfo: Gauge<"version">;
+
+  constructor(readonly registry: Registry) {
+    const p = METRIC_PREFIX;
+    const registers = [registry];
+    this.botUp = new Gauge({ name: `${p}bot_up`, help: "1 while the bot process runs", registers });
+    this.botStartTime = new Gauge({
+      name: `${p}bot_start_time_seconds`,
+      help: "unix time the current bot process started",
+      registers,
+    });
+    this.restarts = new Counter({
+      name: `${p}bot_restarts_total`,
+      help: "bot restarts",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.rebootRequests = new Counter({
+      name: `${p}bot_reboot_requests_total`,
+      help: "reboots the bot asked for through the image's sudo",
+      registers,
+    });
+    this.downloads = new Counter({
+      name: `${p}bot_code_downloads_total`,
+      help: "bot code downloads",
+      labelNames: ["result"],
+      registers,
+    });
+    this.downloadDuration = new Histogram({
+      name: `${p}bot_code_download_duration_seconds`,
+      help: "download time of successful downloads",
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.downloadBytes = new Counter({
+      name: `${p}bot_code_download_bytes_total`,
+      help: "bytes of bot code received",
+      registers,
+    });
+    this.updateChecks = new Counter({
+      name: `${p}bot_code_update_checks_total`,
+      help: "scheduled update checks",
+      labelNames: ["result"],
+      registers,
+    });
+    this.botCodeInfo = new Gauge({
+      name: `${p}bot_code_info`,
+      help: "version digest of the bot code in place",
+      labelNames: ["version"],
+      registers,
+    });
+    this.botUp.set(0);
+    // Every labelled series exists from the start, so rate() and alerts see zeros.
+    for (const reason of RESTART_REASONS) this.restarts.inc({ reason }, 0);
+    for (const result of DOWNLOAD_RESULTS) this.downloads.inc({ result }, 0);
+    for (const result of CHECK_RESULTS) this.updateChecks.inc({ result }, 0);
+  }
+
+  setBotCodeVersion(version: string): void {
+    this.botCodeInfo.reset();
+    this.botCodeInfo.set({ version }, 1);
+  }
+}

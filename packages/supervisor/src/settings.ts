@@ -1,0 +1,96 @@
+import { type ConfigOf, type commonSettings, setting } from "@rpi-swarming/core";
+import cron from "node-cron";
+import { z } from "zod";
+
+const seconds = (def: number, min = 0) => z.number().min(min).default(def);
+
+/** Settings of `rpi-swarming supervisor` (plus the common ones). */
+export const supervisorSettings = {
+  swarmingServer: setting(
+    "string",
+    z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://chromium-swarm.appspot.com" })
+      .transform((u) => u.replace(/\/+$/, "")),
+    "Swarming server URL the bot code comes from (required)",
+    { env: "SWARMING_SERVER" },
+  ),
+  botDir: setting(
+    "string",
+    z.string().min(1).default("/b/s"),
+    "the bot's own directory (the bot deletes unknown files there)",
+  ),
+  sharedDir: setting(
+    "string",
+    z.string().min(1).default("/b/shared"),
+    "directory outside the bot dir for the supervisor lock and reboot requests",
+  ),
+  python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
+  tokenConfig: setting(
+    "string",
+    z.string().min(1).default("/etc/swarming_config/oauth2_access_token_config.json"),
+    'OAuth token config {"url", "headers"}; missing file = no auth',
+  ),
+  updateSchedule: setting(
+    "string",
+    z
+      .string()
+      .default("*/30 * * * *")
+      .refine((s) => cron.validate(s), "must be a cron expression node-cron accepts, e.g. '*/30 * * * *'"),
+    "cron expression of bot code update checks",
+  ),
+  updateJitterSeconds: setting(
+    "number",
+    seconds(300),
+    "random delay of up to this many seconds before each update check",
+  ),
+  updateGraceSeconds: setting(
+    "number",
+    seconds(600),
+    "after new bot code arrives, time the bot gets to update itself before the supervisor restarts it",
+  ),
+  idleWaitMaxSeconds: setting(
+    "number",
+    seconds(3600),
+    "how long an update restart waits for the running task to end before it gives up until the next check",
+  ),
+  metricsHost: setting("string", z.string().min(1).default("0.0.0.0"), "address of /metrics and /healthz"),
+  metricsPort: setting("number", z.number().int().min(0).max(65535).default(20000), "port of /metrics and /healthz"),
+  stateServerUrl: setting(
+    "string",
+    z
+      .url({ protocol: /^https?$/ })
+      .default("http://127.0.0.1:11000")
+      .transform((u) => u.replace(/\/+$/, "")),
+    "state server hook API (GET /status tells task_running and bot_version)",
+  ),
+  shutdownGraceSeconds: setting(
+    "number",
+    seconds(600),
+    "on SIGTERM, time the bot gets to finish its task before its process group is SIGKILLed",
+  ),
+  sudoDir: setting(
+    "string",
+    z.string().min(1).default("/opt/rpi-swarming/sudo-bin"),
+    "directory holding the image's sudo; put first on the bot's PATH",
+  ),
+  onRebootRequest: setting(
+    "string",
+    z.enum(["restart", "reboot-device", "both"]).default("restart"),
+    "when the bot asks for a host reboot: restart the bot, ask the state server to reboot the device, or both",
+  ),
+  restartBackoffMinSeconds: setting("number", seconds(1, 0.01), "first delay before restarting a bot that exited"),
+  restartBackoffMaxSeconds: setting("number", seconds(300, 0.01), "longest delay between bot restarts"),
+  stableRunSeconds: setting(
+    "number",
+    seconds(600),
+    "a bot that ran this long resets the restart backoff to its minimum",
+  ),
+  downloadTimeoutSeconds: setting(
+    "number",
+    seconds(30, 1),
+    "a bot code download that receives nothing for this long is abandoned (and retried)",
+  ),
+  downloadBackoffMaxSeconds: setting("number", seconds(300, 0.01), "longest delay between bot code download retries"),
+};
+
+export type SupervisorConfig = ConfigOf<typeof supervisorSettings & typeof commonSettings>;
