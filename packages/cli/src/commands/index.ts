@@ -1,8 +1,10 @@
 import type { Command } from "commander";
 import { toCommander } from "../command.js";
+import { probeCommand } from "./probe.js";
+import { stateServerCommand } from "./state-server.js";
 import { supervisorCommand } from "./supervisor.js";
 
 /** Subcommands in the order --help lists them; each module's definition goes through toCommander. */
 export function subcommands(): Command[] {
-  return [toCommander(supervisorCommand)];
+  return [toCommander(stateServerCommand), toCommander(probeCommand), toCommander(supervisorCommand)];
 }

@@ -1,0 +1,234 @@
+import Router from "@koa/router";
+import {
+  type AccessToken,
+  InvalidInputError,
+  jsonErrors,
+  type Logger,
+  NotReadyError,
+  readJsonBody,
+} from "@rpi-swarming/core";
+import type { DeviceKind, Dimensions } from "@rpi-swarming/devices";
+import Koa from "koa";
+import { type ZodType, z } from "zod";
+import { buildDimensions, buildState } from "./attributes.js";
+import type { StateServerMetrics } from "./metrics.js";
+import type { DeviceMonitor } from "./monitor.js";
+
+/** Where get_authentication_headers gets its token; core's TokenSource fits. */
+export interface TokenProvider {
+  current(): Promise<AccessToken | null>;
+}
+
+export interface HookAppOptions {
+  readonly botId: string;
+  readonly kind: DeviceKind;
+  readonly monitor: DeviceMonitor;
+  readonly metrics: StateServerMetrics;
+  readonly log: Logger;
+  readonly staticDimensions: Dimensions;
+  readonly staticState: Readonly<Record<string, unknown>>;
+  readonly botSettings: Readonly<Record<string, unknown>>;
+  readonly tokens: TokenProvider | null;
+}
+
+/** Hook names, also the `hook` label of the hook metrics. */
+const HOOKS = new Set([
+  "get_dimensions",
+  "get_state",
+  "get_settings",
+  "get_authentication_headers",
+  "on_bot_startup",
+  "on_handshake",
+  "on_bot_idle",
+  "on_before_task",
+  "on_after_task",
+  "on_bot_shutdown",
+  "status",
+]);
+
+const MAX_VERSION_CHARS = 200;
+
+const dimensionsBody = z.record(z.string(), z.array(z.string(), "each dimension must be a list of strings"));
+const objectBody = z.record(z.string(), z.unknown());
+const idleBody = z.object({ since_last_action_s: z.number().nonnegative().optional() }).loose();
+const beforeTaskBody = z.object({ task_id: z.string().max(256).optional() }).loose();
+const afterTaskBody = z
+  .object({
+    failure: z.boolean().optional(),
+    internal_failure: z.boolean().optional(),
+    task_dimensions: objectBody.optional(),
+    summary: objectBody.optional(),
+  })
+  .loose();
+
+/** Reads and validates a JSON body; an empty body is `{}`. */
+async function body<T>(ctx: Koa.Context, schema: ZodType<T>): Promise<T> {
+  const raw = (await readJsonBody(ctx)) ?? {};
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${["body", ...i.path].join(".")}: ${i.message}`);
+  throw new InvalidInputError(`request body rejected: ${problems.join("; ")}`);
+}
+
+/** What the bot told us about itself through the headers and hooks. */
+export interface BotInfo {
+  version: string | null;
+  lastSeen: Date | null;
+}
+
+/**
+ * The hook API on loopback (docs/http-api.md). Every answer comes from the
+ * monitor's snapshot; nothing here waits on the device.
+ */
+export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } {
+  const { monitor, metrics } = opts;
+  const log = opts.log.child({ component: "hook-api" });
+  const bot: BotInfo = { version: null, lastSeen: null };
+  let mismatchSeen = "";
+
+  const app = new Koa();
+  app.silent = true;
+
+  // Outermost: time and count every request, whatever happens inside.
+  app.use(async (ctx, next) => {
+    const start = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const name = ctx.path.slice(1);
+      const hook = HOOKS.has(name) ? name : "unknown";
+      metrics.hookRequests.inc({ hook, code: String(ctx.status) });
+      metrics.hookDuration.observe({ hook }, Number(process.hrtime.bigint() - start) / 1e9);
+    }
+  });
+  app.use(jsonErrors(log));
+
+  // The hook script names its bot and bot code on every request.
+  app.use(async (ctx, next) => {
+    const id = ctx.get("x-swarming-bot-id");
+    if (id && id !== opts.botId) {
+      metrics.botIdMismatches.inc();
+      if (id !== mismatchSeen) {
+        mismatchSeen = id;
+        log.warn({ reportedBotId: id.slice(0, 100), botId: opts.botId }, "hook request from a different bot id");
+      }
+    }
+    const version = ctx.get("x-swarming-bot-version");
+    if (version && version !== bot.version && version.length <= MAX_VERSION_CHARS) {
+      log.info({ version, previous: bot.version }, "bot version reported");
+      bot.version = version;
+      metrics.botVersion.reset();
+      metrics.botVersion.set({ version }, 1);
+    }
+    await next();
+  });
+
+  const router = new Router();
+  const seen = () => {
+    bot.lastSeen = new Date();
+  };
+
+  router.post("/get_dimensions", async (ctx) => {
+    const own = await body(ctx, dimensionsBody);
+    const { dimensions, dropped } = buildDimensions(opts.botId, own, opts.staticDimensions, monitor.snapshot);
+    if (dropped.length > 0) log.debug({ dropped }, "dimensions left out of the reply");
+    ctx.body = dimensions;
+  });
+
+  router.post("/get_state", async (ctx) => {
+    const own = await body(ctx, objectBody);
+    ctx.body = buildState(own, opts.staticState, monitor.snapshot);
+  });
+
+  router.get("/get_settings", (ctx) => {
+    ctx.body = opts.botSettings;
+  });
+
+  router.get("/get_authentication_headers", async (ctx) => {
+    let token: AccessToken | null = null;
+    if (opts.tokens) {
+      try {
+        token = await opts.tokens.current();
+      } catch (err) {
+        throw new NotReadyError(`no access token for the bot: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    ctx.body = token
+      ? { headers: { Authorization: `Bearer ${token.token}` }, expiry: Math.floor(token.expiresAt) }
+      : { headers: null, expiry: null };
+  });
+
+  for (const path of ["/on_bot_startup", "/on_handshake"]) {
+    router.post(path, async (ctx) => {
+      await body(ctx, objectBody);
+      seen();
+      log.info({ hook: path.slice(1), version: bot.version }, "bot event");
+      ctx.body = { ok: true };
+    });
+  }
+
+  router.post("/on_bot_idle", async (ctx) => {
+    await body(ctx, idleBody);
+    seen();
+    ctx.body = { ok: true };
+  });
+
+  // Older hook scripts use GET for the two task hooks.
+  router.all("/on_before_task", async (ctx) => {
+    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    const b = await body(ctx, beforeTaskBody);
+    const fromQuery = typeof ctx.query.task_id === "string" ? ctx.query.task_id : undefined;
+    seen();
+    monitor.taskStarted(b.task_id ?? fromQuery ?? null);
+    ctx.body = { ok: true };
+  });
+
+  router.all("/on_after_task", async (ctx) => {
+    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    const b = await body(ctx, afterTaskBody);
+    seen();
+    if (b.failure || b.internal_failure)
+      log.info({ failure: b.failure, internal_failure: b.internal_failure }, "task ended with a failure");
+    const reboot = monitor.taskEnded();
+    ctx.body = { ok: true, reboot };
+  });
+
+  router.post("/on_bot_shutdown", async (ctx) => {
+    await body(ctx, objectBody);
+    seen();
+    monitor.botShutdown();
+    ctx.body = { ok: true };
+  });
+
+  router.get("/status", (ctx) => {
+    const s = monitor.snapshot;
+    const probe = s.probe;
+    ctx.body = {
+      bot_id: opts.botId,
+      device_kind: opts.kind,
+      simulated: opts.kind === "simulated",
+      ready: s.ready,
+      task_running: s.taskRunning,
+      task_id: s.taskId,
+      bot_version: bot.version,
+      bot_last_seen: bot.lastSeen?.toISOString() ?? null,
+      health: s.health,
+      dimensions: buildDimensions(opts.botId, {}, opts.staticDimensions, s).dimensions,
+      state: buildState({}, opts.staticState, s),
+      last_probe: probe
+        ? {
+            time: new Date(probe.finishedAt).toISOString(),
+            duration_seconds: probe.durationSeconds,
+            spawns: probe.spawns,
+            problem: probe.problem ?? null,
+          }
+        : null,
+      rebooting: s.reboot ? { cause: s.reboot.cause, since: new Date(s.reboot.startedAt).toISOString() } : null,
+      recovery_tried: s.recoveryTried,
+    };
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return { app, bot };
+}

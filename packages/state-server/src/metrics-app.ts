@@ -1,0 +1,34 @@
+import Router from "@koa/router";
+import { jsonErrors, type Logger } from "@rpi-swarming/core";
+import Koa from "koa";
+import type { Registry } from "prom-client";
+
+export interface MetricsAppOptions {
+  readonly registry: Registry;
+  readonly log: Logger;
+  /** True once the first probe has finished. */
+  readonly ready: () => boolean;
+}
+
+/** `/metrics`, `/healthz` and `/readyz` for Prometheus and the kubelet. */
+export function createMetricsApp(opts: MetricsAppOptions): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(jsonErrors(opts.log.child({ component: "metrics-api" })));
+  const router = new Router();
+  router.get("/metrics", async (ctx) => {
+    ctx.type = opts.registry.contentType;
+    ctx.body = await opts.registry.metrics();
+  });
+  router.get("/healthz", (ctx) => {
+    ctx.body = { ok: true };
+  });
+  router.get("/readyz", (ctx) => {
+    const ready = opts.ready();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = ready ? { ready: true } : { error: "NotReadyError", message: "the first device probe has not finished" };
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}

@@ -1,0 +1,361 @@
+import type { Logger } from "@rpi-swarming/core";
+import {
+  type DeviceDriver,
+  type DeviceKind,
+  type Dimensions,
+  evaluateHealth,
+  type Health,
+  MAINTENANCE_REASONS,
+  type OperatorMessage,
+  type ProbeResult,
+  type ProblemCode,
+  probeTemperatures,
+  QUARANTINE_REASONS,
+  type RebootStatus,
+  type RecoveryAction,
+  resolveThresholds,
+  type Thresholds,
+} from "@rpi-swarming/devices";
+import type { StateServerMetrics } from "./metrics.js";
+
+/** Recovery steps in the order they are tried; after the last one the device stays quarantined. */
+export const RECOVERY_LADDER: readonly RecoveryAction[] = ["reconnect", "restart_server", "reboot"];
+
+/** Problems a recovery step may cure; the others need a person (cable, key, udev rule, tool). */
+const RECOVERABLE: ReadonlySet<ProblemCode> = new Set(["offline", "probe_failed", "device_missing"]);
+
+/** While a device reboots it is probed this often at least, to see it come back soon. */
+const REBOOT_PROBE_SECONDS = 5;
+
+export interface MonitorOptions {
+  readonly driver: DeviceDriver;
+  readonly kind: DeviceKind;
+  readonly log: Logger;
+  readonly metrics: StateServerMetrics;
+  readonly probeIntervalSeconds: number;
+  readonly commandTimeoutSeconds: number;
+  readonly rebootAfterTask: boolean;
+  readonly rebootTimeoutSeconds: number;
+  readonly thresholds: Thresholds;
+  readonly thresholdsByDeviceType: Readonly<Record<string, Partial<Thresholds>>>;
+  readonly now?: () => number;
+}
+
+/** What hooks answer from: replaced as a whole, never waited on. */
+export interface Snapshot {
+  readonly ready: boolean;
+  readonly probe: ProbeResult | undefined;
+  /** The device's dimensions from the last probe it answered (kept while it is away). */
+  readonly deviceDimensions: Dimensions;
+  readonly health: Health;
+  readonly taskRunning: boolean;
+  readonly taskId: string | null;
+  readonly reboot: RebootStatus | undefined;
+  readonly recoveryTried: readonly RecoveryAction[];
+}
+
+/**
+ * Probes the device on a timer and on demand, runs the recovery ladder and
+ * the reboot after a task, and keeps the snapshot the hooks read. Probes are
+ * never awaited by hooks, so a hung device cannot slow them down.
+ */
+export class DeviceMonitor {
+  private snap: Snapshot;
+  private operator: readonly OperatorMessage[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private cycle: Promise<void> | undefined;
+  /** A driver probe that outlived its watchdog; no new probe starts until it settles. */
+  private stuck: Promise<unknown> | undefined;
+  private stopped = false;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: MonitorOptions) {
+    this.log = opts.log.child({ component: "device-monitor", device_kind: opts.kind });
+    this.now = opts.now ?? Date.now;
+    this.snap = {
+      ready: false,
+      probe: undefined,
+      deviceDimensions: {},
+      health: this.evaluate(undefined, undefined, [], undefined),
+      taskRunning: false,
+      taskId: null,
+      reboot: undefined,
+      recoveryTried: [],
+    };
+    this.publishHealth(this.snap.health);
+  }
+
+  get snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  /** Runs the first probe now and then one every probeIntervalSeconds. */
+  start(): void {
+    void this.probeNow();
+  }
+
+  /**
+   * Runs a probe cycle now, or joins the one running. Resolves when it is
+   * over; callers that must not wait (hooks) do not await it.
+   */
+  probeNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (!this.cycle) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.cycle = this.runCycle()
+        .catch((err: unknown) => this.log.error({ err }, "probe cycle failed"))
+        .finally(() => {
+          this.cycle = undefined;
+          this.schedule();
+        });
+    }
+    return this.cycle;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const seconds = this.snap.reboot
+      ? Math.min(this.opts.probeIntervalSeconds, REBOOT_PROBE_SECONDS)
+      : this.opts.probeIntervalSeconds;
+    this.timer = setTimeout(() => void this.probeNow(), seconds * 1000);
+  }
+
+  /** The driver's probe, cut off by a watchdog in case a driver breaks its promise never to hang. */
+  private async probeWithWatchdog(): Promise<ProbeResult> {
+    const limitSeconds = 4 * this.opts.commandTimeoutSeconds + 5;
+    const started = this.now();
+    const timedOut = (): ProbeResult => ({
+      kind: this.opts.kind,
+      finishedAt: this.now(),
+      durationSeconds: (this.now() - started) / 1000,
+      spawns: 0,
+      problem: {
+        code: "probe_failed",
+        message: `the ${this.opts.kind} driver has not finished a probe within ${limitSeconds} s; restart the state server if this persists`,
+        timedOut: true,
+      },
+    });
+    if (this.stuck) return timedOut();
+    const probe = this.opts.driver.probe();
+    let watchdog: NodeJS.Timeout | undefined;
+    const limit = new Promise<"timeout">((resolve) => {
+      watchdog = setTimeout(() => resolve("timeout"), limitSeconds * 1000);
+    });
+    try {
+      const winner = await Promise.race([probe, limit]);
+      if (winner !== "timeout") return winner;
+      this.stuck = probe.finally(() => {
+        this.stuck = undefined;
+      });
+      this.log.error({ limitSeconds }, "driver probe exceeded its watchdog");
+      return timedOut();
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  private async runCycle(): Promise<void> {
+    let result = await this.probeWithWatchdog();
+    if (this.stopped) return;
+    this.countProbe(result);
+    let { reboot, recoveryTried } = this.snap;
+    const answered = result.device !== undefined && result.problem === undefined;
+
+    if (reboot) {
+      if (answered) {
+        const seconds = Math.round((this.now() - reboot.startedAt) / 1000);
+        this.log.info({ cause: reboot.cause, seconds }, "device answered after reboot");
+        // A late return was already counted as a timeout.
+        if (seconds <= reboot.timeoutSeconds) {
+          this.opts.metrics.deviceReboots.inc({ cause: reboot.cause, result: "success" });
+          if (reboot.cause === "recovery")
+            this.opts.metrics.recoveryActions.inc({ action: "reboot", result: "success" });
+        }
+        reboot = undefined;
+        recoveryTried = [];
+      } else if (
+        this.now() - reboot.startedAt > reboot.timeoutSeconds * 1000 &&
+        !this.snap.health.quarantined.some((q) => q.reason === "reboot_timeout")
+      ) {
+        this.log.error(
+          { cause: reboot.cause, timeoutSeconds: reboot.timeoutSeconds },
+          "device did not come back after reboot",
+        );
+        this.opts.metrics.deviceReboots.inc({ cause: reboot.cause, result: "timeout" });
+        if (reboot.cause === "recovery") this.opts.metrics.recoveryActions.inc({ action: "reboot", result: "failure" });
+      }
+    } else if (answered) {
+      if (recoveryTried.length > 0) this.log.info({ recoveryTried }, "device answers again");
+      recoveryTried = [];
+    } else if (result.problem && !result.device && RECOVERABLE.has(result.problem.code)) {
+      const step = RECOVERY_LADDER[recoveryTried.length];
+      if (step && this.snap.taskRunning) {
+        this.log.info({ step, problem: result.problem.code }, "recovery deferred: a task is running");
+      } else if (step) {
+        recoveryTried = [...recoveryTried, step];
+        const after = await this.recover(step, result);
+        if (this.stopped) return;
+        if (after === "rebooting") {
+          reboot = { cause: "recovery", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
+        } else if (after) {
+          result = after;
+          if (after.device && !after.problem) recoveryTried = [];
+        }
+      }
+    }
+
+    if (result.device) this.snap = { ...this.snap, deviceDimensions: result.device.dimensions };
+    this.update({ probe: result, reboot, recoveryTried, ready: true });
+  }
+
+  /** One ladder step; returns the probe taken after it, or "rebooting" for a reboot that started. */
+  private async recover(step: RecoveryAction, before: ProbeResult): Promise<ProbeResult | "rebooting" | undefined> {
+    const metrics = this.opts.metrics;
+    this.log.warn({ step, problem: before.problem }, "recovery step");
+    try {
+      await this.opts.driver.recover(step);
+    } catch (err) {
+      this.log.error({ step, err }, "recovery step failed");
+      metrics.recoveryActions.inc({ action: step, result: "failure" });
+      if (step === "reboot") metrics.deviceReboots.inc({ cause: "recovery", result: "failure" });
+      return undefined;
+    }
+    if (step === "reboot") return "rebooting";
+    const after = await this.probeWithWatchdog();
+    this.countProbe(after);
+    const ok = after.device !== undefined && after.problem === undefined;
+    metrics.recoveryActions.inc({ action: step, result: ok ? "success" : "failure" });
+    this.log.info({ step, ok, problem: after.problem }, "recovery step done");
+    return after;
+  }
+
+  private countProbe(result: ProbeResult): void {
+    const m = this.opts.metrics;
+    m.probes.inc();
+    m.probeDuration.observe(result.durationSeconds);
+    m.lastProbe.set(result.finishedAt / 1000);
+    if (result.problem) m.probeErrors.inc({ reason: result.problem.timedOut ? "timeout" : result.problem.code });
+    if (result.problem)
+      this.log.debug({ problem: result.problem, simulated: result.simulated }, "probe found a problem");
+  }
+
+  /** Operator messages from the maintenance directory. */
+  setOperatorMessages(messages: readonly OperatorMessage[]): void {
+    this.operator = messages;
+    this.update({});
+  }
+
+  /** on_before_task: from now until the task ends no recovery step or reboot runs. */
+  taskStarted(taskId: string | null): void {
+    this.log.info({ taskId }, "task started");
+    this.update({ taskRunning: true, taskId });
+  }
+
+  /** on_after_task: the task is over; reboots the device when configured. Returns whether it reboots. */
+  taskEnded(): boolean {
+    const wasRunning = this.snap.taskRunning;
+    this.log.info({ taskId: this.snap.taskId, wasRunning }, "task ended");
+    const reboot = this.opts.rebootAfterTask && this.opts.kind !== "none" && !this.snap.reboot;
+    if (!reboot) {
+      this.update({ taskRunning: false, taskId: null });
+      return false;
+    }
+    this.update({
+      taskRunning: false,
+      taskId: null,
+      reboot: { cause: "after_task", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds },
+    });
+    void this.opts.driver.recover("reboot").then(
+      () => {
+        this.log.info({}, "device reboot after task started");
+        void this.probeNow();
+      },
+      (err: unknown) => {
+        this.log.error({ err }, "device reboot after task failed");
+        this.opts.metrics.deviceReboots.inc({ cause: "after_task", result: "failure" });
+        this.update({ reboot: undefined });
+        void this.probeNow();
+      },
+    );
+    return true;
+  }
+
+  /** on_bot_shutdown: whatever task there was is over (no reboot: the bot is going away). */
+  botShutdown(): void {
+    if (this.snap.taskRunning) this.log.info({ taskId: this.snap.taskId }, "bot shut down during a task");
+    this.update({ taskRunning: false, taskId: null });
+  }
+
+  private evaluate(
+    probe: ProbeResult | undefined,
+    reboot: RebootStatus | undefined,
+    recoveryTried: readonly RecoveryAction[],
+    previous: Health | undefined,
+  ): Health {
+    const deviceTypes = probe?.device?.dimensions.device_type ?? this.snap?.deviceDimensions.device_type ?? [];
+    return evaluateHealth({
+      kind: this.opts.kind,
+      probe,
+      thresholds: resolveThresholds(this.opts.thresholds, this.opts.thresholdsByDeviceType, deviceTypes),
+      previous,
+      operatorMessages: this.operator,
+      reboot,
+      recoveryTried,
+      now: this.now(),
+    });
+  }
+
+  private update(change: Partial<Omit<Snapshot, "health">>): void {
+    const next = { ...this.snap, ...change };
+    const health = this.evaluate(next.probe, next.reboot, next.recoveryTried, this.snap.health);
+    if (health.status !== this.snap.health.status || JSON.stringify(health) !== JSON.stringify(this.snap.health))
+      this.log.info({ health, simulated: next.probe?.simulated }, "health changed");
+    this.snap = { ...next, health };
+    this.publishHealth(health);
+    this.publishDevice();
+  }
+
+  private publishHealth(health: Health): void {
+    const m = this.opts.metrics;
+    for (const reason of MAINTENANCE_REASONS)
+      m.maintenance.set({ reason }, health.maintenance.some((e) => e.reason === reason) ? 1 : 0);
+    for (const reason of QUARANTINE_REASONS)
+      m.quarantined.set({ reason }, health.quarantined.some((e) => e.reason === reason) ? 1 : 0);
+  }
+
+  private publishDevice(): void {
+    const m = this.opts.metrics;
+    const { probe, taskRunning, deviceDimensions } = this.snap;
+    m.taskRunning.set(taskRunning ? 1 : 0);
+    const device = probe?.device;
+    m.deviceUp.set(device && !probe?.problem ? 1 : 0);
+    m.deviceInfo.reset();
+    m.deviceInfo.set(
+      {
+        device_kind: this.opts.kind,
+        device_type: (deviceDimensions.device_type ?? []).join(","),
+        os: (deviceDimensions.device_os ?? deviceDimensions.os ?? []).join(","),
+        serial: device?.serial ?? probe?.problem?.serial ?? "",
+      },
+      1,
+    );
+    m.batteryRatio.reset();
+    m.charging.reset();
+    m.uptime.reset();
+    m.temperature.reset();
+    if (!device) return;
+    if (device.battery?.ratio !== undefined) m.batteryRatio.set(device.battery.ratio);
+    if (device.battery?.charging !== undefined) m.charging.set(device.battery.charging ? 1 : 0);
+    if (device.uptimeSeconds !== undefined) m.uptime.set(device.uptimeSeconds);
+    for (const [sensor, celsius] of Object.entries(probeTemperatures(probe))) m.temperature.set({ sensor }, celsius);
+  }
+
+  /** Stops probing; a probe in flight is left to the driver's close(). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
