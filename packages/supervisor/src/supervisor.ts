@@ -5,7 +5,7 @@ import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@r
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
-import { type BotExit, BotProcess } from "./bot-process.js";
+import { BotProcess } from "./bot-process.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { type RestartReason, SupervisorMetrics } from "./metrics.js";
@@ -259,7 +259,10 @@ export class Supervisor {
       // sudo normally has killed the bot already; if not, stop it now.
       if (this.bot?.running) void this.stopBot();
     };
-    if (mode === "restart") return restart();
+    if (mode === "restart") {
+      restart();
+      return;
+    }
     const reboot = this.state
       .rebootDevice(`bot asked for a host reboot: ${r.args}`)
       .then(() => this.log.info({}, "state server is rebooting the device"))
