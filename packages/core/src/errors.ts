@@ -50,5 +50,8 @@ export class UpstreamError extends RpiSwarmingError {}
 /** A file that should be a zip (e.g. bot code) is truncated, damaged or not a zip at all. */
 export class CorruptZipError extends RpiSwarmingError {}
 
+/** The operation does not apply to this device kind or configuration (e.g. `adb reconnect` for iOS). */
+export class NotSupportedError extends RpiSwarmingError {}
+
 /** Another process already holds a lock we need. */
 export class LockedError extends RpiSwarmingError {}

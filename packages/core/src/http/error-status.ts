@@ -4,6 +4,7 @@ import {
   InvalidInputError,
   NotFoundError,
   NotReadyError,
+  NotSupportedError,
   PayloadTooLargeError,
   TimeoutError,
   UpstreamError,
@@ -18,6 +19,7 @@ export function statusForError(err: unknown): number {
   if (err instanceof PayloadTooLargeError) return 413;
   if (err instanceof UpstreamError) return 502;
   if (err instanceof NotReadyError) return 503;
+  if (err instanceof NotSupportedError) return 501;
   if (err instanceof TimeoutError) return 504;
   // Koa's own errors (e.g. ctx.throw) carry a status.
   const status = (err as { status?: unknown } | null)?.status;
