@@ -1,14 +1,20 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { botCodeDigest } from "@rpi-swarming/core";
+import { botCodeDigest, InvalidInputError } from "@rpi-swarming/core";
 import type Koa from "koa";
 import type { DoubleStore } from "./store.js";
 import type { BotCodeFault, PublishedBotCode } from "./types.js";
 
 /** Computes the digest of a zip on disk and makes it the current bot code. */
 export async function publishZip(store: DoubleStore, zipPath: string): Promise<PublishedBotCode> {
-  const digest = await botCodeDigest(zipPath);
-  const { size } = await stat(zipPath);
+  let digest: string;
+  let size: number;
+  try {
+    digest = await botCodeDigest(zipPath);
+    size = (await stat(zipPath)).size;
+  } catch (err) {
+    throw new InvalidInputError(`cannot publish ${zipPath}: ${(err as Error).message}`, { cause: err });
+  }
   const code: PublishedBotCode = { digest, path: zipPath, size, publishedAt: new Date().toISOString() };
   store.publish(code);
   return code;
@@ -66,6 +72,8 @@ export async function serveZip(ctx: Koa.Context, code: PublishedBotCode, fault: 
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (res.destroyed) break;
+      if (rate) await new Promise((r) => setTimeout(r, (chunk.length / rate) * 1000));
+      if (res.destroyed) break;
       const piece = sent + chunk.length > limit ? chunk.subarray(0, limit - sent) : chunk;
       if (piece.length > 0 && !res.write(piece)) {
         await new Promise<void>((resolve) => {
@@ -75,7 +83,6 @@ export async function serveZip(ctx: Koa.Context, code: PublishedBotCode, fault: 
       }
       sent += piece.length;
       if (sent >= limit) break;
-      if (rate) await new Promise((r) => setTimeout(r, (chunk.length / rate) * 1000));
     }
   } finally {
     stream.destroy();
