@@ -92,7 +92,7 @@ which sprig's mergeOverwrite would ignore). Returns YAML.
 
 {{/* The top-level keys a deviceTypes entry may override. */}}
 {{- define "rpi-swarming.overridableKeys" -}}
-image swarming logLevel dimensions state tokenConfig adbKey securityMode usbHostPath podSecurityContext podAnnotations podLabels annotations terminationGracePeriodSeconds priorityClassName hostNetwork dnsPolicy updateStrategy extraVolumes extraEnv extraVolumeMounts extraContainers workVolume scheduling nodeSelector tolerations affinity stateServer supervisor
+image swarming logLevel dimensions state tokenConfig adbKey usbmuxd securityMode usbHostPath podSecurityContext podAnnotations podLabels annotations terminationGracePeriodSeconds priorityClassName hostNetwork dnsPolicy updateStrategy extraVolumes extraEnv extraVolumeMounts extraContainers workVolume scheduling nodeSelector tolerations affinity stateServer supervisor
 {{- end -}}
 
 {{/*

@@ -45,6 +45,11 @@
   mountPath: {{ include "rpi-swarming.adbKeyDir" . }}
   readOnly: true
 {{- end }}
+{{- if .dt.usbmuxd.enabled }}
+# usbmuxd's socket /var/run/usbmuxd (= /run/usbmuxd), shared with the sidecar.
+- name: usbmuxd
+  mountPath: /run
+{{- end }}
 {{- with .dt.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}

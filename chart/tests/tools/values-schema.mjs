@@ -1,0 +1,246 @@
+// Writes chart/values.schema.json: every key typed, unknown keys rejected.
+// Run: node chart/tests/tools/values-schema.mjs (the chart suite checks the file is current).
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const chartDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const str = (description, extra = {}) => ({ type: "string", description, ...extra });
+const bool = (description) => ({ type: "boolean", description });
+const int = (description, extra = {}) => ({ type: "integer", description, ...extra });
+const num = (description, extra = {}) => ({ type: "number", description, ...extra });
+const obj = (description, properties, required) => ({
+  type: "object",
+  description,
+  additionalProperties: false,
+  properties,
+  ...(required ? { required } : {}),
+});
+// Kubernetes objects and lists pass through; kubeconform checks the rendered result strictly.
+const k8sObject = (description) => ({ type: "object", description });
+const k8sList = (description) => ({ type: "array", description, items: { type: "object" } });
+const stringMap = (description) => ({ type: "object", description, additionalProperties: { type: "string" } });
+const port = (description) => int(description, { minimum: 1, maximum: 65535 });
+const duration = (description) => str(description, { pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$" });
+const labelKey = "^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$";
+const probe = (description) => ({ type: "object", description });
+
+const container = (name, own) =>
+  obj(`settings of the ${name} container`, {
+    ...own,
+    settings: { type: "object", description: `further settings of rpi-swarming ${name} written as-is into its config file` },
+    extraArgs: { type: "array", description: "extra command-line arguments", items: { type: "string" } },
+    extraEnv: k8sList("extra environment variables of this container"),
+    resources: k8sObject("resources of the container"),
+    securityContext: k8sObject("security context merged over the one securityMode sets"),
+    livenessProbe: probe("liveness probe"),
+    readinessProbe: probe("readiness probe"),
+    startupProbe: probe("startup probe"),
+  });
+
+// Keys a deviceTypes entry may override (see rpi-swarming.overridableKeys in templates/_helpers.tpl).
+const podProps = {
+  image: obj("the project image", {
+    registry: str("image registry"),
+    repository: str("image repository", { minLength: 1 }),
+    tag: { type: ["string", "number"], description: "image tag; empty means appVersion" },
+    digest: str("image digest", { pattern: "^(sha256:[a-f0-9]{64})?$" }),
+    pullPolicy: str("image pull policy", { enum: ["Always", "IfNotPresent", "Never"] }),
+  }),
+  swarming: obj("the Swarming bot", {
+    server: str("URL of the Swarming server (required)", { pattern: "^(https?://[^\\s/]+.*)?$" }),
+    botIdPrefix: str("prefix of the bot id before the node name", { pattern: "^[a-zA-Z0-9_.-]*$" }),
+    botIdTemplate: str("bot id as an env expansion of $(NODE_NAME)", { pattern: "^([a-zA-Z0-9_.-]|\\$\\(NODE_NAME\\))*$" }),
+  }),
+  logLevel: str("log level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }),
+  dimensions: {
+    type: "object",
+    description: "static dimensions: key to a list of values or one value",
+    propertyNames: { pattern: "^[a-zA-Z\\-_.][0-9a-zA-Z\\-_.]{0,63}$", not: { const: "id" } },
+    additionalProperties: {
+      anyOf: [
+        { type: "string", minLength: 1, maxLength: 256 },
+        { type: "array", minItems: 1, items: { type: "string", minLength: 1, maxLength: 256 } },
+      ],
+    },
+  },
+  state: { type: "object", description: "static state shown in the Swarming UI" },
+  tokenConfig: obj("OAuth token config", {
+    url: str("token endpoint", { pattern: "^(https?://.+)?$" }),
+    headers: stringMap("headers of the token request"),
+    existingSecret: str("existing Secret with the token config"),
+    existingConfigMap: str("existing ConfigMap with the token config"),
+    key: str("key of the token config", { minLength: 1 }),
+  }),
+  adbKey: obj("the lab's adb key pair", {
+    existingSecret: str("existing Secret with adbkey and adbkey.pub"),
+    privateKey: str("key of the private key in the Secret", { minLength: 1 }),
+  }),
+  usbmuxd: obj("usbmuxd sidecar for iOS devices", {
+    enabled: bool("run it"),
+    resources: k8sObject("its resources"),
+  }),
+  securityMode: str("privileged, usb or custom", { enum: ["privileged", "usb", "custom"] }),
+  usbHostPath: str("host USB device directory mounted into the state server; empty for none"),
+  podSecurityContext: k8sObject("pod security context"),
+  podAnnotations: stringMap("pod annotations"),
+  podLabels: stringMap("extra pod labels"),
+  annotations: stringMap("DaemonSet annotations"),
+  terminationGracePeriodSeconds: { type: ["integer", "null"], minimum: 0, description: "pod grace period; null follows supervisor.shutdownGraceSeconds" },
+  priorityClassName: str("priority class of the pods"),
+  hostNetwork: bool("run in the node's network namespace"),
+  dnsPolicy: str("DNS policy", { enum: ["", "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] }),
+  updateStrategy: obj("DaemonSet update strategy", {
+    type: str("RollingUpdate or OnDelete", { enum: ["RollingUpdate", "OnDelete"] }),
+    rollingUpdate: obj("rolling update settings", {
+      maxUnavailable: { type: ["integer", "string"], description: "pods replaced at once" },
+      maxSurge: { type: ["integer", "string"], description: "extra pods during an update (0 for node agents)" },
+    }),
+  }),
+  extraVolumes: k8sList("extra volumes"),
+  extraEnv: k8sList("extra environment variables of both containers"),
+  extraVolumeMounts: k8sList("extra volume mounts of both containers"),
+  extraContainers: k8sList("extra sidecar containers"),
+  workVolume: k8sObject("volume source of /b; empty means an emptyDir"),
+  scheduling: obj("where the pods run", {
+    deviceTypeLabel: str("node label naming the device type", { pattern: labelKey }),
+    excludeControlPlane: bool("keep off control-plane nodes"),
+    excludeNodeLabels: { type: "array", description: "label keys of nodes never used", items: { type: "string", pattern: labelKey } },
+  }),
+  nodeSelector: stringMap("extra node selector"),
+  tolerations: k8sList("tolerations"),
+  affinity: k8sObject("affinity; replaces the generated node affinity"),
+  stateServer: container("state-server", {
+    probeIntervalSeconds: num("seconds between device probes", { exclusiveMinimum: 0, maximum: 86400 }),
+    commandTimeoutSeconds: num("time limit of one device tool call", { exclusiveMinimum: 0, maximum: 600 }),
+    serial: { type: ["string", "null"], description: "device serial or UDID" },
+    adbPath: str("adb binary", { minLength: 1 }),
+    batteryMinRatio: num("battery threshold 0-1", { minimum: 0, maximum: 1 }),
+    batteryHysteresisRatio: num("battery hysteresis 0-1", { minimum: 0, maximum: 1 }),
+    maxTemperatureCelsius: num("temperature threshold", { minimum: -50, maximum: 200 }),
+    temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
+    rebootAfterTask: { type: ["boolean", "null"], description: "reboot the device after every task; null = program default" },
+    rebootTimeoutSeconds: num("reboot timeout", { exclusiveMinimum: 0, maximum: 3600 }),
+    hookPort: port("loopback port of the hook API"),
+    metricsPort: port("port of /metrics, /healthz, /readyz"),
+  }),
+  supervisor: container("supervisor", {
+    updateSchedule: str("cron expression of update checks", { pattern: "^\\S+( \\S+){4,5}$" }),
+    updateJitterSeconds: num("jitter of update checks", { minimum: 0 }),
+    shutdownGraceSeconds: num("time the bot gets to finish its task on stop", { minimum: 0 }),
+    python: str("Python 3 interpreter", { minLength: 1 }),
+    metricsPort: port("port of /metrics and /healthz"),
+  }),
+};
+
+const alert = (extra = {}) =>
+  obj("one alert", {
+    enabled: bool("render this alert"),
+    for: duration("how long the condition must hold before it fires"),
+    severity: str("severity label", { minLength: 1 }),
+    ...extra,
+  });
+const monitor = (kind) =>
+  obj(`prometheus-operator ${kind}`, {
+    enabled: bool(`create the ${kind}`),
+    namespace: str("namespace; empty means the release namespace"),
+    labels: stringMap("labels"),
+    interval: { anyOf: [duration("scrape interval"), { const: "" }] },
+    scrapeTimeout: { anyOf: [duration("scrape timeout"), { const: "" }] },
+    relabelings: k8sList("extra relabelings"),
+    metricRelabelings: k8sList("metric relabelings"),
+  });
+
+const deviceType = {
+  anyOf: [
+    { type: "null", description: "removes an entry of the defaults" },
+    obj("one device type: a DaemonSet with its own overrides", {
+      enabled: bool("render this DaemonSet"),
+      device: str("device driver", { enum: ["android", "ios", "simulated", "none"] }),
+      nodeLabelValue: str("value of the device-type node label; empty means the entry's name", { pattern: "^([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$", maxLength: 63 }),
+      ...podProps,
+    }),
+  ],
+};
+
+const schema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "rpi-swarming chart values",
+  ...obj("values of the rpi-swarming chart", {
+    global: obj("values shared with parent charts", {
+      imageRegistry: str("registry overriding image.registry"),
+      imagePullSecrets: { type: "array", description: "pull secret names", items: { type: "string" } },
+    }),
+    nameOverride: str("replaces the chart name"),
+    fullnameOverride: str("replaces the full name"),
+    commonLabels: stringMap("labels of every resource"),
+    commonAnnotations: stringMap("annotations of every resource"),
+    imagePullSecrets: { type: "array", description: "pull secret names", items: { type: "string" } },
+    deviceTypes: {
+      type: "object",
+      description: "one DaemonSet per enabled entry",
+      propertyNames: { pattern: "^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$" },
+      additionalProperties: deviceType,
+    },
+    maintenance: {
+      type: "object",
+      description: "bot id (or all) to maintenance message",
+      propertyNames: { pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 },
+      additionalProperties: { type: "string", minLength: 1 },
+    },
+    ...podProps,
+    serviceAccount: obj("service account", {
+      create: bool("create a ServiceAccount"),
+      name: str("its name"),
+      annotations: stringMap("its annotations"),
+      automountServiceAccountToken: bool("mount an API token"),
+    }),
+    service: obj("headless Service", {
+      enabled: bool("create it"),
+      annotations: stringMap("its annotations"),
+      labels: stringMap("its labels"),
+    }),
+    prometheusAnnotations: obj("prometheus.io pod annotations", {
+      enabled: bool("add them"),
+      port: str("which process", { enum: ["state-server", "supervisor"] }),
+    }),
+    podMonitor: monitor("PodMonitor"),
+    serviceMonitor: monitor("ServiceMonitor"),
+    prometheusRule: obj("prometheus-operator PrometheusRule", {
+      enabled: bool("create it"),
+      namespace: str("namespace; empty means the release namespace"),
+      labels: stringMap("labels"),
+      runbookBaseUrl: str("runbook page", { pattern: "^https?://" }),
+      targetSelector: str("label matchers of this chart's targets in up"),
+      additionalRuleLabels: stringMap("labels added to every alert"),
+      extraRules: k8sList("extra rules"),
+      alerts: obj("the alerts", {
+        deviceMissing: alert(),
+        deviceQuarantined: alert(),
+        batteryLow: alert(),
+        deviceTooHot: alert(),
+        maintenanceTooLong: alert(),
+        probesStalled: alert({ staleSeconds: num("age of the last probe that counts as stalled", { exclusiveMinimum: 0 }) }),
+        botNotRunning: alert(),
+        botRestartingOften: alert({ maxRestartsPerHour: num("restarts per hour above which it fires", { minimum: 0 }) }),
+        botCodeDownloadFailing: alert(),
+        tokenRefreshFailing: alert(),
+        hookErrors: alert({ maxErrorRatio: num("error ratio 0-1 above which it fires", { minimum: 0, maximum: 1 }) }),
+        targetDown: alert(),
+      }),
+    }),
+    dashboards: obj("Grafana dashboards", {
+      enabled: bool("ship them"),
+      namespace: str("namespace of the ConfigMaps"),
+      label: str("sidecar label key", { pattern: labelKey }),
+      labelValue: str("sidecar label value"),
+      annotations: stringMap("annotations of the ConfigMaps"),
+      labels: stringMap("extra labels of the ConfigMaps"),
+    }),
+    tests: obj("helm test", {
+      enabled: bool("render the test pod"),
+      resources: k8sObject("its resources"),
+    }),
+  }),
+};
+writeFileSync(join(chartDir, "values.schema.json"), `${JSON.stringify(schema, null, 2)}\n`);
