@@ -80,6 +80,17 @@ describe("loadConfig", () => {
     ).toEqual({ pool: ["J"] });
   });
 
+  it("reads a map flag given as one JSON object", () => {
+    expect(
+      loadConfig(specs, { flags: { staticDimensions: ['{"pool": ["A", "B"]}'] }, env: {} }).staticDimensions,
+    ).toEqual({
+      pool: ["A", "B"],
+    });
+    expect(configError(() => loadConfig(specs, { flags: { staticDimensions: ["{pool"] }, env: {} })).message).toContain(
+      "expected JSON",
+    );
+  });
+
   it("names the setting, its flag, its variable and the source of a wrong value", () => {
     const err = configError(() =>
       loadConfig(specs, { flags: {}, env: { RPI_SWARMING_PROBE_INTERVAL_SECONDS: "soon" } }),

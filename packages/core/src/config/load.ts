@@ -96,6 +96,8 @@ function readConfigFile(path: string, specs: SettingSpecs): Record<string, unkno
 function fromCommandLine(kind: SettingKind, value: unknown): unknown {
   if (kind === "list" || kind === "map") {
     const items = Array.isArray(value) ? value.map(String) : [String(value)];
+    // Nested settings (e.g. --bot-settings) are given as one JSON flag, as in the environment.
+    if (items.length === 1 && items[0]?.trim().startsWith(kind === "map" ? "{" : "[")) return parseJson(items[0]);
     return kind === "list" ? items.flatMap(splitList) : parsePairs(items);
   }
   if (typeof value === "boolean") return value;

@@ -1,0 +1,171 @@
+import { createMetricsRegistry } from "@rpi-swarming/core";
+import { describe, expect, it } from "vitest";
+import { failing, healthy, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
+import { StateServerMetrics } from "./metrics.js";
+import { DeviceMonitor, type MonitorOptions } from "./monitor.js";
+
+function setup(over: Partial<MonitorOptions> = {}) {
+  const driver = new ScriptedDriver();
+  const registry = createMetricsRegistry("m-bot");
+  const metrics = new StateServerMetrics(registry);
+  const monitor = new DeviceMonitor({
+    driver,
+    kind: "android",
+    log: testLogger(),
+    metrics,
+    probeIntervalSeconds: 3600,
+    commandTimeoutSeconds: 1,
+    rebootAfterTask: false,
+    rebootTimeoutSeconds: 300,
+    thresholds: {
+      batteryMinRatio: 0.3,
+      batteryHysteresisRatio: 0.05,
+      maxTemperatureCelsius: 35,
+      temperatureHysteresisCelsius: 2,
+    },
+    thresholdsByDeviceType: {},
+    ...over,
+  });
+  const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split("\n");
+  return { driver, monitor, metric };
+}
+
+describe("DeviceMonitor recovery ladder", () => {
+  it("climbs reconnect, restart_server, reboot one step per failing cycle, then stays quarantined", async () => {
+    const { driver, monitor, metric } = setup({ rebootTimeoutSeconds: 0.05 });
+    driver.next = () => failing("offline");
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect"]);
+    expect(monitor.snapshot.health.quarantined[0]?.message).toContain("recovery tried without success: reconnect");
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect", "restart_server"]);
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect", "restart_server", "reboot"]);
+    expect(monitor.snapshot.health.maintenance[0]?.reason).toBe("rebooting");
+    await new Promise((r) => setTimeout(r, 80));
+    await monitor.probeNow();
+    expect(monitor.snapshot.health.quarantined.map((q) => q.reason)).toEqual(["reboot_timeout"]);
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(driver.actions).toHaveLength(3);
+    const actions = await metric("rpi_swarming_recovery_actions_total");
+    expect(actions).toContain(
+      'rpi_swarming_recovery_actions_total{action="reconnect",result="failure",bot_id="m-bot"} 1',
+    );
+    expect(actions).toContain(
+      'rpi_swarming_recovery_actions_total{action="restart_server",result="failure",bot_id="m-bot"} 1',
+    );
+    expect(actions).toContain('rpi_swarming_recovery_actions_total{action="reboot",result="failure",bot_id="m-bot"} 1');
+    expect(await metric("rpi_swarming_quarantined")).toContain(
+      'rpi_swarming_quarantined{reason="reboot_timeout",bot_id="m-bot"} 1',
+    );
+    await monitor.stop();
+  });
+
+  it("stops climbing when a step helps, and counts the success", async () => {
+    const { driver, monitor, metric } = setup();
+    driver.next = () => failing("offline");
+    driver.onRecover = (action) => {
+      if (action === "reconnect") driver.next = () => healthy();
+    };
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect"]);
+    expect(monitor.snapshot.health.status).toBe("ok");
+    expect(monitor.snapshot.recoveryTried).toEqual([]);
+    expect(await metric("rpi_swarming_recovery_actions_total")).toContain(
+      'rpi_swarming_recovery_actions_total{action="reconnect",result="success",bot_id="m-bot"} 1',
+    );
+    // A later failure starts the ladder from the bottom again.
+    driver.next = () => failing("probe_failed");
+    driver.onRecover = () => {};
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect", "reconnect"]);
+    await monitor.stop();
+  });
+
+  it("counts a driver that throws as a failed step and moves on", async () => {
+    const { driver, monitor, metric } = setup();
+    driver.next = () => failing("device_missing");
+    driver.onRecover = () => {
+      throw new Error("adb: no devices");
+    };
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect", "restart_server"]);
+    expect(await metric("rpi_swarming_recovery_actions_total")).toContain(
+      'rpi_swarming_recovery_actions_total{action="restart_server",result="failure",bot_id="m-bot"} 1',
+    );
+    await monitor.stop();
+  });
+
+  it("does not try to cure what needs a person", async () => {
+    const { driver, monitor } = setup();
+    driver.next = () => failing("unauthorized");
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(driver.actions).toEqual([]);
+    expect(monitor.snapshot.health.quarantined[0]?.reason).toBe("unauthorized");
+    await monitor.stop();
+  });
+
+  it("never recovers while a task runs, and resumes after it", async () => {
+    const { driver, monitor } = setup();
+    await monitor.probeNow();
+    monitor.taskStarted("task-1");
+    driver.next = () => failing("offline");
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(driver.actions).toEqual([]);
+    expect(monitor.snapshot.health.status).toBe("quarantined");
+    expect(monitor.taskEnded()).toBe(false);
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect"]);
+    await monitor.stop();
+  });
+
+  it("counts probe errors by reason, timeouts as timeout", async () => {
+    const { driver, monitor, metric } = setup();
+    driver.next = () => ({
+      ...failing("probe_failed"),
+      problem: { code: "probe_failed", message: "hung", timedOut: true },
+    });
+    monitor.taskStarted(null);
+    await monitor.probeNow();
+    driver.next = () => failing("unauthorized");
+    await monitor.probeNow();
+    const errors = await metric("rpi_swarming_probe_errors_total");
+    expect(errors).toContain('rpi_swarming_probe_errors_total{reason="timeout",bot_id="m-bot"} 1');
+    expect(errors).toContain('rpi_swarming_probe_errors_total{reason="unauthorized",bot_id="m-bot"} 1');
+    await monitor.stop();
+  });
+
+  it("cuts off a driver probe that never returns with its watchdog", async () => {
+    const { driver, monitor } = setup({ commandTimeoutSeconds: 0.01 });
+    let release: () => void = () => {};
+    driver.probe = () =>
+      new Promise((resolve) => {
+        release = () => resolve(healthy());
+      });
+    monitor.taskStarted(null);
+    const started = Date.now();
+    await monitor.probeNow();
+    expect(Date.now() - started).toBeLessThan(5500);
+    expect(monitor.snapshot.probe?.problem).toMatchObject({ code: "probe_failed", timedOut: true });
+    // While the stuck probe has not settled, no second one is started.
+    await monitor.probeNow();
+    expect(monitor.snapshot.probe?.problem?.timedOut).toBe(true);
+    release();
+    driver.probe = async () => healthy();
+    await new Promise((r) => setTimeout(r, 10));
+    await monitor.probeNow();
+    expect(monitor.snapshot.probe?.problem).toBeUndefined();
+    await monitor.stop();
+  }, 15_000);
+
+  it("joins concurrent on-demand probes into one cycle", async () => {
+    const { driver, monitor } = setup();
+    await Promise.all([monitor.probeNow(), monitor.probeNow(), monitor.probeNow()]);
+    expect(driver.probes).toBe(1);
+    await monitor.stop();
+  });
+});
