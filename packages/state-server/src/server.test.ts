@@ -60,7 +60,7 @@ async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms
 }
 
 function control(patch: Record<string, unknown>): Promise<Response> {
-  const url = (server?.driver as SimulatedDriver).controlUrl as string;
+  const url = (server?.driver as SimulatedDriver | undefined)?.controlUrl ?? "http://127.0.0.1:1/unset";
   return fetch(url, { method: "POST", body: JSON.stringify(patch) });
 }
 
