@@ -1,0 +1,401 @@
+/**
+ * The chart's monitoring, proven end to end: Debian's Prometheus scrapes the
+ * local pod (`rpi-swarming demo`, simulated device) with the scrape config the
+ * chart's PodMonitor yields, evaluates the chart's PrometheusRule (from `helm
+ * template`, `for:` shortened through values), and answers every dashboard
+ * panel's query. Faults injected through the simulated device's control
+ * interface, the Swarming double's fault control and signals make the
+ * matching alerts fire, and removing them makes the alerts resolve.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { helmBinary, type K8sObject, objectsOfKind, type RuleGroup, renderChart, ruleGroups } from "./chart.js";
+import { type DemoPod, startDemoPod } from "./demo-pod.js";
+import {
+  type Dashboard,
+  flatPanels,
+  loadDashboards,
+  panelProblems,
+  panelQueries,
+  resolveVariables,
+  substitute,
+} from "./grafana.js";
+import { type AlertInfo, PromApi, waitFor } from "./prom-api.js";
+import { type PrometheusServer, prometheusBinary, startPrometheus } from "./prometheus-server.js";
+import { assertParses, metricNames } from "./promql.js";
+import { podMonitorScrapeConfigs } from "./scrape-config.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const NAMESPACE = "rpi-swarming";
+const RELEASE = "rpi-swarming";
+const BOT_ID = "rpi-e2e-001";
+const NODE = "rpi-e2e-node-1";
+/** The demo restarts a killed pod process after this long; TargetDown must fire within it. */
+const RESTART_DELAY_SECONDS = 25;
+/** The supervisor waits this long before restarting a crashed bot, so BotNotRunning can fire meanwhile. */
+const BOT_RESTART_BACKOFF_SECONDS = 9;
+const FIRE_TIMEOUT_MS = 60_000;
+const RESOLVE_TIMEOUT_MS = 60_000;
+
+/** Agreed container ports (brief: supervisor :20000, state server :20001). */
+const SUPERVISOR_PORT = 20000;
+const STATE_SERVER_PORT = 20001;
+
+let work = "";
+let pod: DemoPod | undefined;
+let prom: PrometheusServer | undefined;
+let api: PromApi;
+let groups: RuleGroup[] = [];
+let dashboards: Dashboard[] = [];
+let runStart = 0;
+const fired = new Map<string, number>();
+const resolved = new Map<string, number>();
+
+function alertNames(): string[] {
+  return groups.flatMap((g) => g.rules.flatMap((r) => (r.alert ? [r.alert] : [])));
+}
+
+function ours(a: AlertInfo): boolean {
+  return a.labels.bot_id === BOT_ID;
+}
+
+async function waitFiring(name: string, match: (a: AlertInfo) => boolean = ours): Promise<AlertInfo> {
+  const started = Date.now();
+  const { seen } = await waitFor(
+    async () => {
+      const all = await api.alerts();
+      const hit = all.find((a) => a.labels.alertname === name && a.state === "firing" && match(a));
+      return { ok: hit !== undefined, seen: hit ?? all.map((a) => `${a.labels.alertname}:${a.state}`) };
+    },
+    { timeoutMs: FIRE_TIMEOUT_MS, what: `alert ${name} to fire` },
+  );
+  fired.set(name, Date.now() - started);
+  return seen as AlertInfo;
+}
+
+async function waitResolved(name: string, match: (a: AlertInfo) => boolean = ours): Promise<void> {
+  const started = Date.now();
+  await waitFor(
+    async () => {
+      const left = (await api.alerts()).filter((a) => a.labels.alertname === name && match(a));
+      return { ok: left.length === 0, seen: left };
+    },
+    { timeoutMs: RESOLVE_TIMEOUT_MS, what: `alert ${name} to resolve` },
+  );
+  resolved.set(name, Date.now() - started);
+}
+
+async function gauge(expr: string): Promise<number | undefined> {
+  const r = await api.query(expr);
+  return r[0] ? Number(r[0].value[1]) : undefined;
+}
+
+async function device(patch: Record<string, unknown>): Promise<void> {
+  await (pod as DemoPod).post((pod as DemoPod).urls.control, patch);
+}
+
+function headingAnchors(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  for (const line of markdown.split("\n")) {
+    const m = /^#{1,6}\s+(.*)$/.exec(line);
+    if (!m) continue;
+    // GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
+    const text = (m[1] as string)
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
+    anchors.add(text);
+  }
+  return anchors;
+}
+
+describe("chart monitoring against a real Prometheus and the local pod", () => {
+  beforeAll(async () => {
+    prometheusBinary();
+    helmBinary(ROOT);
+    work = mkdtempSync(join(tmpdir(), "rpi-swarming-prom-e2e-"));
+    const objects: K8sObject[] = renderChart({
+      root: ROOT,
+      release: RELEASE,
+      namespace: NAMESPACE,
+      valuesFiles: [join(ROOT, "test", "prometheus", "values-e2e.yaml")],
+    });
+    // Short evaluation: the test waits seconds, not minutes.
+    groups = ruleGroups(objects).map((g) => ({ ...g, interval: "1s" }));
+    const podMonitors = objectsOfKind(objects, "PodMonitor");
+    const daemonSets = objectsOfKind(objects, "DaemonSet");
+    if (podMonitors.length !== 1) throw new Error(`expected one PodMonitor in the render, got ${podMonitors.length}`);
+    if (daemonSets.length !== 1) throw new Error(`expected one DaemonSet in the render, got ${daemonSets.length}`);
+    dashboards = loadDashboards(join(ROOT, "chart", "dashboards"));
+    if (dashboards.length === 0) throw new Error("chart/dashboards holds no dashboard JSON");
+
+    pod = await startDemoPod({
+      root: ROOT,
+      workDir: work,
+      botId: BOT_ID,
+      restartDelaySeconds: RESTART_DELAY_SECONDS,
+      probeIntervalSeconds: 1,
+      supervisorArgs: [
+        // Update checks every few seconds, so a bot code fault shows in downloads quickly.
+        "--update-schedule=*/3 * * * * *",
+        "--update-jitter-seconds=0",
+        `--restart-backoff-min-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
+        `--restart-backoff-max-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
+      ],
+      stateServerArgs: [],
+    });
+    const demo = pod;
+    const daemonSet = daemonSets[0] as K8sObject;
+    const scrapeConfigs = podMonitorScrapeConfigs(
+      podMonitors[0] as K8sObject,
+      {
+        daemonSet,
+        namespace: NAMESPACE,
+        podName: `${daemonSet.metadata.name}-e2e01`,
+        nodeName: NODE,
+        ports: (_container, containerPort) =>
+          containerPort === SUPERVISOR_PORT
+            ? `127.0.0.1:${demo.ports.supervisorMetrics}`
+            : containerPort === STATE_SERVER_PORT
+              ? `127.0.0.1:${demo.ports.stateMetrics}`
+              : undefined,
+      },
+      { scrapeInterval: "1s", scrapeTimeout: "1s" },
+    );
+    prom = await startPrometheus({
+      workDir: work,
+      config: { global: { scrape_interval: "1s", evaluation_interval: "1s" }, scrape_configs: scrapeConfigs },
+      rules: { groups },
+    });
+    api = new PromApi(prom.url);
+    runStart = Date.now() / 1000;
+  }, 180_000);
+
+  afterAll(async () => {
+    const report = [...new Set([...fired.keys(), ...resolved.keys()])].map(
+      (n) => `${n}: fired after ${fired.get(n) ?? "-"} ms, resolved after ${resolved.get(n) ?? "-"} ms`,
+    );
+    if (report.length > 0) process.stderr.write(`[prometheus e2e]\n  ${report.join("\n  ")}\n`);
+    try {
+      await prom?.stop();
+    } finally {
+      await pod?.stop();
+      if (work) rmSync(work, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it("scrapes both processes of the pod with the labels the PodMonitor gives them", async () => {
+    const { seen } = await waitFor(
+      async () => {
+        const t = await api.targets();
+        return { ok: t.length === 2 && t.every((x) => x.health === "up"), seen: t };
+      },
+      { timeoutMs: 30_000, what: "both targets up" },
+    );
+    const labels = seen.map((t) => t.labels).sort((a, b) => (a.container ?? "").localeCompare(b.container ?? ""));
+    expect(labels.map((l) => [l.container, l.endpoint])).toEqual([
+      ["state-server", "state-server"],
+      ["supervisor", "supervisor"],
+    ]);
+    for (const l of labels) {
+      expect(l).toMatchObject({ namespace: NAMESPACE, node: NODE, job: "rpi-swarming" });
+      expect(l.pod).toMatch(/-e2e01$/);
+    }
+    // bot_id comes from the processes themselves.
+    expect(await gauge(`count(up{job="rpi-swarming"} == 1)`)).toBe(2);
+    expect(await gauge(`count(count by (bot_id) ({__name__=~"rpi_swarming_.+", bot_id="${BOT_ID}"}))`)).toBe(1);
+  });
+
+  it("loads every alert of the chart's PrometheusRule, each linking to its runbook section", async () => {
+    const names = alertNames();
+    expect(names.length).toBeGreaterThanOrEqual(10);
+    const rules = await api.alertingRules();
+    expect(rules.map((r) => r.name).sort()).toEqual([...names].sort());
+    const anchors = headingAnchors(readFileSync(join(ROOT, "docs", "operations.md"), "utf8"));
+    for (const r of rules) {
+      expect(r.health, `${r.name}: ${r.lastError}`).not.toBe("err");
+      assertParses(r.query, r.name);
+      expect(r.labels?.severity, r.name).toMatch(/^(critical|warning|info)$/);
+      expect(r.annotations?.summary, r.name).toBeTruthy();
+      expect(r.annotations?.description, r.name).toBeTruthy();
+      const url = r.annotations?.runbook_url ?? "";
+      expect(url, r.name).toMatch(/docs\/operations\.md#/);
+      const anchor = url.slice(url.indexOf("#") + 1);
+      expect(anchor, r.name).toBe(r.name.toLowerCase());
+      expect(anchors.has(anchor), `docs/operations.md has no heading for #${anchor}`).toBe(true);
+    }
+  });
+
+  it("is quiet while the pod is healthy", async () => {
+    await waitFor(
+      async () => {
+        const seen = {
+          botUp: await gauge(`rpi_swarming_bot_up{bot_id="${BOT_ID}"}`),
+          deviceUp: await gauge(`rpi_swarming_device_up{bot_id="${BOT_ID}"}`),
+          maintenance: await gauge(`max(rpi_swarming_maintenance{bot_id="${BOT_ID}"})`),
+          quarantined: await gauge(`max(rpi_swarming_quarantined{bot_id="${BOT_ID}"})`),
+        };
+        const ok = seen.botUp === 1 && seen.deviceUp === 1 && seen.maintenance === 0 && seen.quarantined === 0;
+        return { ok, seen };
+      },
+      { timeoutMs: 60_000, what: "a running bot and a healthy device in Prometheus" },
+    );
+    // Longer than every shortened `for:`, so anything pending would have fired.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const active = (await api.alerts()).map((a) => `${a.labels.alertname}{${JSON.stringify(a.labels)}} ${a.state}`);
+    expect(active).toEqual([]);
+  }, 90_000);
+
+  it("fires RpiSwarmingBatteryLow when the battery drains, and resolves when it is charged", async () => {
+    await device({ batteryRatio: 0.05, charging: false });
+    const alert = await waitFiring("RpiSwarmingBatteryLow");
+    expect(alert.labels).toMatchObject({ bot_id: BOT_ID, severity: "warning" });
+    // Maintenance for any reason that lasts also says so.
+    await waitFiring(
+      "RpiSwarmingMaintenanceTooLong",
+      (a) => a.labels.bot_id === BOT_ID && a.labels.reason === "battery_low",
+    );
+    await device({ batteryRatio: 0.95 });
+    await waitResolved("RpiSwarmingBatteryLow");
+    await waitResolved("RpiSwarmingMaintenanceTooLong");
+  }, 150_000);
+
+  it("fires RpiSwarmingDeviceTooHot when the device overheats, and resolves when it cools", async () => {
+    await device({ cpuTemperatureCelsius: 48 });
+    const alert = await waitFiring("RpiSwarmingDeviceTooHot");
+    expect(alert.labels.bot_id).toBe(BOT_ID);
+    await device({ cpuTemperatureCelsius: 30 });
+    await waitResolved("RpiSwarmingDeviceTooHot");
+  }, 150_000);
+
+  it("fires RpiSwarmingDeviceMissing when the device is unplugged, and resolves when it is back", async () => {
+    await device({ unplugged: true });
+    const alert = await waitFiring("RpiSwarmingDeviceMissing");
+    expect(alert.labels.bot_id).toBe(BOT_ID);
+    expect(await gauge(`rpi_swarming_device_up{bot_id="${BOT_ID}"}`)).toBe(0);
+    await device({ unplugged: false });
+    await waitResolved("RpiSwarmingDeviceMissing");
+  }, 150_000);
+
+  it("fires RpiSwarmingDeviceQuarantined with the reason when the device refuses the adb key", async () => {
+    await device({ unauthorized: true });
+    const alert = await waitFiring("RpiSwarmingDeviceQuarantined", (a) => a.labels.bot_id === BOT_ID);
+    expect(alert.labels.reason).toBe("unauthorized");
+    await device({ unauthorized: false });
+    await waitResolved("RpiSwarmingDeviceQuarantined");
+  }, 150_000);
+
+  it("fires RpiSwarmingBotNotRunning and RpiSwarmingBotRestartingOften when the bot crashes in a loop", async () => {
+    const demo = pod as DemoPod;
+    const crashes = 4;
+    for (let i = 0; i < crashes; i++) {
+      const { seen: pid } = await waitFor(
+        async () => {
+          const p = demo.botPid();
+          return { ok: p !== undefined, seen: p };
+        },
+        { timeoutMs: 60_000, what: `the bot process (crash ${i + 1})` },
+      );
+      process.kill(pid as number, "SIGKILL");
+      if (i === 0) {
+        // The supervisor waits BOT_RESTART_BACKOFF_SECONDS before the restart: longer than the shortened `for:`.
+        await waitFiring("RpiSwarmingBotNotRunning");
+      }
+      await waitFor(
+        async () => {
+          const p = demo.botPid();
+          return { ok: p !== undefined && p !== pid, seen: p };
+        },
+        { timeoutMs: 60_000, what: `the bot restarted after crash ${i + 1}` },
+      );
+    }
+    await waitResolved("RpiSwarmingBotNotRunning");
+    const alert = await waitFiring("RpiSwarmingBotRestartingOften");
+    expect(Number(alert.value)).toBeGreaterThan(2);
+  }, 240_000);
+
+  it("fires RpiSwarmingBotCodeDownloadFailing while the server fails bot code downloads, and resolves after one succeeds", async () => {
+    const demo = pod as DemoPod;
+    await demo.post(`${demo.urls.double}/_double/faults`, { mode: "status", status: 503, on: "download" });
+    // New code on the server makes the supervisor's next update check download it (and fail).
+    await demo.post(`${demo.urls.double}/_double/publish`, {
+      standIn: {
+        hookScript: join(ROOT, "packages", "swarming-hooks", "bot_config.py"),
+        extraFiles: { "e2e-version.txt": `prometheus e2e ${Date.now()}` },
+      },
+    });
+    const alert = await waitFiring("RpiSwarmingBotCodeDownloadFailing");
+    expect(alert.labels.bot_id).toBe(BOT_ID);
+    expect(
+      await gauge(`sum(rpi_swarming_bot_code_downloads_total{bot_id="${BOT_ID}",result="http_error"})`),
+    ).toBeGreaterThan(0);
+    await demo.post(`${demo.urls.double}/_double/faults`, { mode: "none" });
+    await waitResolved("RpiSwarmingBotCodeDownloadFailing");
+  }, 150_000);
+
+  it("fires RpiSwarmingTargetDown when the state server is killed, and resolves when it is back", async () => {
+    const demo = pod as DemoPod;
+    const pid = demo.podProcessPid("state-server");
+    expect(pid, "state server process of the demo").toBeDefined();
+    process.kill(pid as number, "SIGKILL");
+    const isStateServer = (a: AlertInfo) => a.labels.container === "state-server";
+    const alert = await waitFiring("RpiSwarmingTargetDown", isStateServer);
+    expect(alert.labels).toMatchObject({ namespace: NAMESPACE, node: NODE, endpoint: "state-server" });
+    // The demo restarts it after RESTART_DELAY_SECONDS, as kubelet restarts a container.
+    await waitResolved("RpiSwarmingTargetDown", isStateServer);
+  }, 150_000);
+
+  it("has series for every metric the dashboards and alert rules read", async () => {
+    const used = new Map<string, string[]>();
+    const note = (metric: string, where: string) => used.set(metric, [...(used.get(metric) ?? []), where]);
+    for (const g of groups)
+      for (const r of g.rules) for (const m of metricNames(r.expr)) note(m, r.alert ?? r.record ?? "");
+    for (const d of dashboards) {
+      for (const p of flatPanels(d)) {
+        for (const q of panelQueries(p)) for (const m of metricNames(q.expr)) note(m, `${d.file}: ${p.title}`);
+      }
+      for (const v of d.templating?.list ?? []) {
+        const q = typeof v.query === "string" ? v.query : v.query?.query;
+        const sel = q ? /^label_values\(\s*(.+)\s*,\s*\w+\s*\)$/s.exec(q.trim())?.[1] : undefined;
+        if (sel) for (const m of metricNames(sel)) note(m, `${d.file}: $${v.name}`);
+      }
+    }
+    const missing: string[] = [];
+    for (const [metric, where] of used) {
+      const series = await api.series(`{__name__="${metric}"}`);
+      if (series.length === 0) missing.push(`${metric} (used by ${[...new Set(where)].join(", ")})`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("gives every dashboard panel a title, description and unit, and data for each of its queries", async () => {
+    const rangeSeconds = Math.max(60, Math.ceil(Date.now() / 1000 - runStart));
+    const problems: string[] = [];
+    for (const d of dashboards) {
+      const vars = await resolveVariables(d, api, { rateInterval: "1m", interval: "15s", rangeSeconds });
+      for (const p of flatPanels(d)) {
+        const where = `${d.file}: panel ${p.id ?? "?"} "${p.title ?? ""}"`;
+        for (const problem of panelProblems(p)) problems.push(`${where}: ${problem}`);
+        for (const q of panelQueries(p)) {
+          const expr = substitute(q.expr, vars);
+          if (/\$\w|\[\[/.test(expr)) {
+            problems.push(`${where} ${q.refId}: unresolved variable in ${expr}`);
+            continue;
+          }
+          try {
+            assertParses(expr, `${where} ${q.refId}`);
+            const series = await api.queryRange(expr, rangeSeconds, 2);
+            if (series.length === 0) problems.push(`${where} ${q.refId}: no data for ${expr}`);
+          } catch (err) {
+            problems.push(`${where} ${q.refId}: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
