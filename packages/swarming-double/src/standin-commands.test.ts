@@ -1,0 +1,128 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { botCodeDigest } from "@rpi-swarming/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HOOK_FIXTURE, runZipCommand } from "./__fixtures__/bots.js";
+import { buildStandInBotZip } from "./zip-builder.js";
+
+let tmp: string;
+let zip: string;
+const SERVER = "http://127.0.0.1:9"; // nothing listens: these commands must not use the network
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "standin-cmd-"));
+  zip = (await buildStandInBotZip({ server: `${SERVER}/`, hookScript: HOOK_FIXTURE, outPath: join(tmp, "bot.zip") }))
+    .path;
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+type Attributes = { dimensions: Record<string, string[]>; state: Record<string, unknown>; version: string };
+
+async function attributes(control: Record<string, unknown>): Promise<Attributes> {
+  const controlFile = join(tmp, `control-${Math.random().toString(16).slice(2)}.json`);
+  await writeFile(controlFile, JSON.stringify(control));
+  const r = await runZipCommand(zip, ["attributes"], {
+    SWARMING_BOT_ID: "cmd-bot",
+    STANDIN_FIXTURE_CONTROL: controlFile,
+  });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Attributes;
+}
+
+describe("stand-in bot commands", () => {
+  it("version prints the same digest as core's botCodeDigest; config prints config/config.json", async () => {
+    const v = await runZipCommand(zip, ["version"]);
+    expect(v.stdout.trim()).toBe(await botCodeDigest(zip));
+    const c = await runZipCommand(zip, ["config"]);
+    expect(JSON.parse(c.stdout)).toEqual({ server: SERVER });
+    expect((await runZipCommand(zip, ["is_fine"])).code).toBe(0);
+    const bad = await runZipCommand(zip, ["frobnicate"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  it("attributes: the hook's dimensions and state plus id, bot_config and sleep_streak", async () => {
+    const a = await attributes({});
+    expect(a).toEqual({
+      dimensions: {
+        id: ["cmd-bot"],
+        pool: ["fixture-pool"],
+        device_type: ["fixture-phone"],
+        bot_config: ["bot_config.py"],
+      },
+      state: {
+        fixture: true,
+        battery: 0.9,
+        sleep_streak: 0,
+        bot_config: { name: "bot_config.py", revision: null },
+      },
+      version: await botCodeDigest(zip),
+    });
+  });
+
+  it("quarantines on dimensions of the wrong shape, a changed id, a broken get_state or a bad setting", async () => {
+    const bad = await attributes({ dimensions_bad: true });
+    expect(bad.state.quarantined).toMatch(/dimension 'device_type' must be a list of strings/);
+    expect(bad.dimensions).toEqual({ id: ["cmd-bot"], bot_config: ["bot_config.py"] });
+
+    const id = await attributes({ id: "someone-else" });
+    expect(id.state.quarantined).toMatch(/id dimension cannot be changed dynamically/);
+    expect(id.dimensions.id).toEqual(["cmd-bot"]);
+
+    const state = await attributes({ state_raise: true });
+    expect(state.state).toEqual({
+      quarantined: "get_state() failed: RuntimeError: fixture: get_state is broken",
+      sleep_streak: 0,
+      bot_config: { name: "bot_config.py", revision: null },
+    });
+
+    const settings = await attributes({ settings: { free_partition: 5 } });
+    expect(settings.state.quarantined).toMatch(/setting free_partition must be a dict, got 5/);
+    const okSettings = await attributes({ settings: { free_partition: { root: { size: 10 } }, extra: "kept" } });
+    expect(okSettings.state.quarantined).toBeUndefined();
+
+    const own = await attributes({ quarantine: "device is hot" });
+    expect(own.state.quarantined).toBe("device is hot");
+  });
+
+  it("quarantines when a disk in the state has less free space than the settings ask", async () => {
+    const low = await attributes({ disks: { "/": { free_mb: 500, size_mb: 100_000 } } });
+    expect(low.state.quarantined).toMatch(/Not enough free disk space on \/: 500\.0 MiB < 6000\.0 MiB/);
+    const fine = await attributes({ disks: { "/": { free_mb: 50_000, size_mb: 100_000 } } });
+    expect(fine.state.quarantined).toBeUndefined();
+  });
+});
+
+describe("buildStandInBotZip and the version digest", () => {
+  const build = (name: string, server: string, hookScript = HOOK_FIXTURE, extra?: Record<string, string>) =>
+    buildStandInBotZip({ server, hookScript, outPath: join(tmp, name), ...(extra ? { extraFiles: extra } : {}) });
+
+  it("gives byte-identical zips for the same inputs and a new digest when config, hook or any entry changes", async () => {
+    const a = await build("a.zip", "http://127.0.0.1:1");
+    const again = await build("a2.zip", "http://127.0.0.1:1");
+    expect(again.digest).toBe(a.digest);
+    expect((await readFile(again.path)).equals(await readFile(a.path))).toBe(true);
+
+    const otherServer = await build("b.zip", "http://127.0.0.1:2");
+    expect(otherServer.digest).not.toBe(a.digest);
+
+    const hook = join(tmp, "hook2.py");
+    await writeFile(hook, `${await readFile(HOOK_FIXTURE, "utf8")}\n# changed\n`);
+    const otherHook = await build("c.zip", "http://127.0.0.1:1", hook);
+    expect(otherHook.digest).not.toBe(a.digest);
+
+    const extra = await build("d.zip", "http://127.0.0.1:1", HOOK_FIXTURE, { "marker.txt": "1" });
+    expect(extra.digest).not.toBe(a.digest);
+    for (const z of [a, otherServer, otherHook, extra]) {
+      expect((await runZipCommand(z.path, ["version"])).stdout.trim()).toBe(z.digest);
+    }
+  });
+
+  it("refuses a server that is not a URL and a hook script that does not exist", async () => {
+    await expect(build("e.zip", "not a url")).rejects.toThrow(/is not an http\(s\) URL/);
+    await expect(build("f.zip", "http://x", join(tmp, "missing.py"))).rejects.toThrow(/cannot be read/);
+  });
+});
