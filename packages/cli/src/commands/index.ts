@@ -4,6 +4,7 @@ import { demoCommand } from "./demo.js";
 import { probeCommand } from "./probe.js";
 import { stateServerCommand } from "./state-server.js";
 import { supervisorCommand } from "./supervisor.js";
+import { swarmingDoubleCommand } from "./swarming-double.js";
 
 /** Subcommands in the order --help lists them; each module's definition goes through toCommander. */
 export function subcommands(): Command[] {
@@ -12,5 +13,6 @@ export function subcommands(): Command[] {
     toCommander(probeCommand),
     toCommander(supervisorCommand),
     toCommander(demoCommand),
+    toCommander(swarmingDoubleCommand),
   ];
 }
