@@ -84,7 +84,12 @@ export function severalDevicesProblem(entries: readonly AdbDeviceEntry[]): Devic
 /** Classifies a failed `adb -s SERIAL <command>` by what adb printed. */
 export function problemFromAdbError(serial: string, command: string, output: string, exitCode: number): DeviceProblem {
   const text = output.trim();
-  const firstLine = text.split("\n").find((l) => l.trim() !== "") ?? "";
+  // Skip adb's `* daemon not running; starting now` chatter.
+  const firstLine =
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "" && !l.startsWith("* ")) ?? "";
   if (/device '.*' not found|no devices\/emulators found|device not found/i.test(text))
     return { code: "device_missing", serial, message: `Android device ${serial} disappeared: adb says "${firstLine}"` };
   if (/device offline/i.test(text))

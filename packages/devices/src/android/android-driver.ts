@@ -267,11 +267,12 @@ export class AndroidDriver implements DeviceDriver {
   }
 }
 
+/** The first line adb said, past its `* daemon ...` start-up chatter. */
 function firstLine(text: string): string {
   return (
     text
       .split("\n")
       .map((l) => l.trim())
-      .find((l) => l !== "") ?? ""
+      .find((l) => l !== "" && !l.startsWith("* ")) ?? ""
   );
 }

@@ -1,0 +1,74 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { CommandRunner } from "./command-runner.js";
+import { livingProcessesInGroup } from "./process-groups.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("CommandRunner", () => {
+  it("returns stdout, stderr and the exit code, and counts spawns", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 5 });
+    const ok = await runner.run("sh", ["-c", "echo out; echo err >&2"]);
+    expect(ok).toMatchObject({ stdout: "out\n", stderr: "err\n", exitCode: 0 });
+    const failed = await runner.run("sh", ["-c", "echo nope >&2; exit 3"]);
+    expect(failed).toMatchObject({ stderr: "nope\n", exitCode: 3 });
+    expect(runner.spawns).toBe(2);
+    expect(runner.runningGroups).toEqual([]);
+  });
+
+  it("passes extra environment", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 5, env: { RPI_TEST_VALUE: "42" } });
+    expect((await runner.run("sh", ["-c", "echo $RPI_TEST_VALUE"])).stdout).toBe("42\n");
+  });
+
+  it("maps a missing binary to ToolMissingError and still counts the attempt", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 5 });
+    const err = await runner.run("/nonexistent/adb", ["devices"]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolMissingError);
+    expect((err as ToolMissingError).tool).toBe("/nonexistent/adb");
+    expect(runner.spawns).toBe(1);
+  });
+
+  it("kills the whole process group on timeout, children included", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    dirs.push(dir);
+    const pidFile = join(dir, "pids");
+    const runner = new CommandRunner({ timeoutSeconds: 0.5 });
+    const started = performance.now();
+    // The shell and its two sleeping children share one group; a background child holds stdout open too.
+    const script = `sleep 100 & a=$!; sleep 100 & echo "$$ $a $!" > ${pidFile}; wait`;
+    const err = await runner.run("sh", ["-c", script]).catch((e: unknown) => e);
+    const elapsed = (performance.now() - started) / 1000;
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/did not finish within 0.5 s; its process group was killed/);
+    expect(elapsed).toBeLessThan(3);
+    const [shell = 0, ...children] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
+    expect(children).toHaveLength(2);
+    expect(livingProcessesInGroup(shell)).toEqual([]);
+    for (const pid of [shell, ...children]) expect(livingProcessesInGroup(pid)).toEqual([]);
+    expect(runner.runningGroups).toEqual([]);
+  });
+
+  it("killAll stops running commands; they fail with UpstreamError", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 30 });
+    const pending = runner.run("sh", ["-c", "sleep 100 & wait"]).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    const [group] = runner.runningGroups;
+    expect(group).toBeGreaterThan(0);
+    runner.killAll();
+    const err = await pending;
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as Error).message).toMatch(/killed by SIGKILL/);
+    expect(livingProcessesInGroup(group as number)).toEqual([]);
+  });
+
+  it("rejects a non-positive timeout", () => {
+    expect(() => new CommandRunner({ timeoutSeconds: 0 })).toThrow(RangeError);
+  });
+});

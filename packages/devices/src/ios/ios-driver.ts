@@ -1,0 +1,211 @@
+import { join } from "node:path";
+import {
+  type Logger,
+  NotFoundError,
+  NotSupportedError,
+  TimeoutError,
+  ToolMissingError,
+  UpstreamError,
+} from "@rpi-swarming/core";
+import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
+import type { DeviceDriver, DeviceProblem, DeviceReading, ProbeResult, RecoveryAction } from "../types.js";
+import { iosDimensions, parseIdeviceIdList, parseIdeviceinfo, parseIosBattery } from "./idevice-output.js";
+import {
+  noIosDeviceProblem,
+  problemFromIdeviceError,
+  severalIosDevicesProblem,
+  USBMUXD_HINT,
+  udidMissingProblem,
+} from "./ios-problems.js";
+
+export interface IosDriverOptions {
+  /** Directory holding idevice_id, ideviceinfo and idevicediagnostics; undefined = PATH. */
+  readonly toolDir?: string | undefined;
+  /** UDID of the device to use; required when several are attached. */
+  readonly serial?: string | undefined;
+  readonly commandTimeoutSeconds: number;
+  readonly log: Logger;
+  /** Extra environment for the tools. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+interface Outcome {
+  readonly device?: DeviceReading;
+  readonly problem?: DeviceProblem;
+}
+
+type Tool = "idevice_id" | "ideviceinfo" | "idevicediagnostics";
+
+const BATTERY_DOMAIN = "com.apple.mobile.battery";
+
+/**
+ * The libimobiledevice driver. A healthy probe costs three spawns:
+ * `idevice_id -l`, `ideviceinfo -u UDID` (every key in one call) and
+ * `ideviceinfo -u UDID -q com.apple.mobile.battery`.
+ */
+export class IosDriver implements DeviceDriver {
+  readonly kind = "ios";
+  readonly #options: IosDriverOptions;
+  readonly #runner: CommandRunner;
+  readonly #log: Logger;
+  #inflight: Promise<ProbeResult> | undefined;
+  #lastUdid: string | undefined;
+
+  constructor(options: IosDriverOptions) {
+    this.#options = options;
+    this.#runner = new CommandRunner({
+      timeoutSeconds: options.commandTimeoutSeconds,
+      ...(options.env ? { env: options.env } : {}),
+    });
+    this.#log = options.log.child({ component: "ios-driver" });
+  }
+
+  get spawns(): number {
+    return this.#runner.spawns;
+  }
+
+  probe(): Promise<ProbeResult> {
+    this.#inflight ??= this.#probeOnce().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  async #probeOnce(): Promise<ProbeResult> {
+    const spawnsBefore = this.#runner.spawns;
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.#cycle();
+    } catch (err) {
+      outcome = { problem: this.#problemFromError(err) };
+    }
+    const result: ProbeResult = {
+      kind: "ios",
+      finishedAt: Date.now(),
+      durationSeconds: (performance.now() - started) / 1000,
+      spawns: this.#runner.spawns - spawnsBefore,
+      ...outcome,
+    };
+    if (outcome.problem) this.#log.warn({ problem: outcome.problem, spawns: result.spawns }, "ios probe problem");
+    else this.#log.debug({ udid: outcome.device?.serial, spawns: result.spawns }, "ios probe ok");
+    return result;
+  }
+
+  async #cycle(): Promise<Outcome> {
+    const list = await this.#run("idevice_id", ["-l"]);
+    if (list.exitCode !== 0) {
+      const text = `${list.stderr}\n${list.stdout}`;
+      if (/Unable to retrieve device list/i.test(text))
+        return { problem: { code: "probe_failed", message: USBMUXD_HINT } };
+      return { problem: problemFromIdeviceError(this.#options.serial ?? "?", "idevice_id -l", text, list.exitCode) };
+    }
+    const udids = parseIdeviceIdList(list.stdout);
+    const wanted = this.#options.serial;
+    let udid: string;
+    if (wanted) {
+      if (!udids.includes(wanted)) return { problem: udidMissingProblem(wanted, udids) };
+      udid = wanted;
+    } else {
+      const [only, ...others] = udids;
+      if (!only) return { problem: noIosDeviceProblem() };
+      if (others.length > 0) return { problem: severalIosDevicesProblem(udids) };
+      udid = only;
+    }
+    this.#lastUdid = udid;
+
+    const infoOut = await this.#run("ideviceinfo", ["-u", udid]);
+    if (infoOut.exitCode !== 0)
+      return {
+        problem: problemFromIdeviceError(udid, "ideviceinfo", `${infoOut.stdout}\n${infoOut.stderr}`, infoOut.exitCode),
+      };
+    const info = parseIdeviceinfo(infoOut.stdout);
+    if (!info.ProductType || !info.ProductVersion)
+      return {
+        problem: {
+          code: "probe_failed",
+          serial: udid,
+          message: `iOS device ${udid} answered ideviceinfo without ProductType/ProductVersion (output truncated or garbled)`,
+        },
+      };
+
+    const batteryOut = await this.#run("ideviceinfo", ["-u", udid, "-q", BATTERY_DOMAIN]);
+    const battery = batteryOut.exitCode === 0 ? parseIosBattery(batteryOut.stdout) : undefined;
+    if (!battery)
+      this.#log.warn(
+        { udid, exitCode: batteryOut.exitCode, said: batteryOut.stdout.slice(0, 200) },
+        "no battery reading from the iOS device",
+      );
+
+    const extra: Record<string, unknown> = {};
+    const facts: Record<string, string | undefined> = {
+      device_name: info.DeviceName,
+      device_class: info.DeviceClass,
+      product_version: info.ProductVersion,
+      build_version: info.BuildVersion,
+      hardware_model: info.HardwareModel,
+    };
+    for (const [k, v] of Object.entries(facts)) if (v) extra[k] = v;
+    const device: DeviceReading = {
+      serial: udid,
+      // ideviceinfo completed the lockdown handshake, so the device trusts this host.
+      connection: "paired",
+      dimensions: iosDimensions(info),
+      temperaturesCelsius: {},
+      extra,
+      ...(battery ? { battery } : {}),
+    };
+    return { device };
+  }
+
+  #path(tool: Tool): string {
+    return this.#options.toolDir ? join(this.#options.toolDir, tool) : tool;
+  }
+
+  #run(tool: Tool, args: readonly string[]): Promise<CommandOutput> {
+    return this.#runner.run(this.#path(tool), args);
+  }
+
+  #problemFromError(err: unknown): DeviceProblem {
+    const serial = this.#options.serial ?? this.#lastUdid;
+    const withSerial = serial ? { serial } : {};
+    if (err instanceof ToolMissingError)
+      return {
+        code: "tool_missing",
+        message: `${err.tool} was not found: install Debian's libimobiledevice-utils${
+          this.#options.toolDir
+            ? ` or fix --libimobiledevice-dir (${this.#options.toolDir})`
+            : " or set --libimobiledevice-dir"
+        }`,
+      };
+    if (err instanceof TimeoutError)
+      return {
+        code: "probe_failed",
+        ...withSerial,
+        timedOut: true,
+        message: `${err.message} (a hung device or usbmuxd)`,
+      };
+    return { code: "probe_failed", ...withSerial, message: err instanceof Error ? err.message : String(err) };
+  }
+
+  async recover(action: RecoveryAction): Promise<void> {
+    const udid = this.#options.serial ?? this.#lastUdid;
+    this.#log.info({ action, udid }, "ios recovery step");
+    if (action !== "reboot")
+      throw new NotSupportedError(
+        `recovery step ${action} does not apply to iOS devices: libimobiledevice has no per-device reconnect and usbmuxd runs outside this pod; only reboot is available`,
+      );
+    if (!udid) throw new NotFoundError("cannot reboot: no iOS device has been seen yet and no serial is set");
+    const out = await this.#run("idevicediagnostics", ["-u", udid, "restart"]);
+    if (out.exitCode === 0 && /Restarting device/i.test(out.stdout)) return;
+    const said = `${out.stdout}\n${out.stderr}`.trim().split("\n")[0] ?? "";
+    throw new UpstreamError(
+      `recovery step reboot failed: \`idevicediagnostics -u ${udid} restart\` exited ${out.exitCode}${said ? `: ${said}` : ""}`,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#runner.killAll();
+    await this.#inflight?.catch(() => undefined);
+  }
+}
