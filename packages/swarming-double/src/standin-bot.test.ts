@@ -16,11 +16,18 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function setup(options: { token?: string; control?: Record<string, unknown> } = {}) {
+async function setup(
+  options: {
+    token?: string;
+    control?: Record<string, unknown>;
+    botConfigScript?: { name: string; content: string };
+  } = {},
+) {
   double = await startSwarmingDouble({
     defaultSleepSeconds: 0.2,
     botCode: { standIn: { hookScript: HOOK_FIXTURE } },
     ...(options.token ? { token: options.token } : {}),
+    ...(options.botConfigScript ? { botConfigScript: options.botConfigScript } : {}),
   });
   const code = double.state().botCode[0];
   if (!code) throw new Error("no bot code");
@@ -250,6 +257,30 @@ describe("stand-in bot session", () => {
     expect(rec.dimensions.os).toEqual(["Android"]);
     await harness.setControl({});
     await double.waitFor((d) => d.bot(BOT) && !d.bot(BOT)?.quarantined, { what: "recovery" });
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+  });
+
+  it("loads the hook script the handshake injects: its get_* hooks win, on_* hooks of both scripts run", async () => {
+    const content = [
+      "import json, os",
+      "def get_state(bot):",
+      "    return {'from_server': True}",
+      "def on_before_poll(bot):",
+      "    with open(os.environ['STANDIN_FIXTURE_CALLS'], 'a') as f:",
+      "        f.write(json.dumps(['server_on_before_poll']) + '\\n')",
+    ].join("\n");
+    const { double, harness } = await setup({ botConfigScript: { name: "server_config.py", content } });
+    const bot = harness.start();
+    await double.waitFor((d) => polls(d, 2));
+    const rec = double.bot(BOT);
+    expect(rec?.dimensions.bot_config).toEqual(["server_config.py"]);
+    expect(rec?.dimensions.device_type).toEqual(["fixture-phone"]); // get_dimensions only in the zip's script
+    expect(rec?.state).toMatchObject({ from_server: true, bot_config: { name: "server_config.py" } });
+    expect(rec?.state.fixture).toBeUndefined();
+    const names = (await harness.calls()).map((c) => c[0]);
+    const i = names.indexOf("on_before_poll");
+    expect(names[i + 1]).toBe("server_on_before_poll");
     bot.proc.kill("SIGTERM");
     expect((await bot.exited).code).toBe(0);
   });

@@ -2,13 +2,9 @@
 
 import logging
 import platform
-import sys
 import types
 
 log = logging.getLogger("standin")
-
-# get_* hooks: the injected script's wins; on_* hooks: both copies run.
-GETTERS = ("get_dimensions", "get_state", "get_settings", "get_authentication_headers", "setup_bot")
 
 
 def load_module(name, source, filename):
@@ -33,6 +29,7 @@ class Hooks(object):
         self.revision = revision
 
     def getter(self, hook):
+        """get_* hooks: the injected script's wins; on_* hooks (call_on) run in both."""
         for module in reversed(self.modules):
             fn = getattr(module, hook, None)
             if callable(fn):
@@ -78,7 +75,3 @@ def validate_dimensions(dims):
         if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
             raise ValueError("dimension %r must be a list of strings, got %r" % (key, values))
     return {k: list(v) for k, v in dims.items()}
-
-
-def python_info():
-    return sys.version.split()[0]

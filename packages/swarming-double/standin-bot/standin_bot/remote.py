@@ -20,11 +20,6 @@ class HttpError(Exception):
         self.status = status
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ARG002
-        return None
-
-
 class Remote(object):
     def __init__(self, server, bot_id, version, auth_callback):
         self.server = server
@@ -85,10 +80,9 @@ class Remote(object):
         h.update(self._auth_headers)
         return h
 
-    def _open(self, req, timeout, follow_redirects=True):
-        opener = urllib.request.build_opener() if follow_redirects else urllib.request.build_opener(_NoRedirect)
+    def _open(self, req, timeout):
         try:
-            return opener.open(req, timeout=timeout)
+            return urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as e:
             body = e.read().decode("utf-8", "replace")
             raise HttpError(e.code, body, req.full_url)

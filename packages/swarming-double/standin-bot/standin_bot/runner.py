@@ -11,7 +11,7 @@ import uuid
 
 from standin_bot import attributes as attributeslib
 from standin_bot import botdir, hooks as hooklib, task as tasklib
-from standin_bot.remote import HttpError, Remote
+from standin_bot.remote import Remote
 
 log = logging.getLogger("standin")
 
