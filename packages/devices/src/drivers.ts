@@ -1,4 +1,6 @@
 import { ConfigError, type ConfigOf, type Logger } from "@rpi-swarming/core";
+import { AndroidDriver } from "./android/index.js";
+import { IosDriver } from "./ios/index.js";
 import { NoneDriver } from "./none/index.js";
 import type { deviceSettings } from "./settings.js";
 import { SimulatedDriver } from "./simulated/index.js";
@@ -15,6 +17,20 @@ export type DriverFactory = (config: DeviceConfig, ctx: DriverContext) => Promis
 
 /** One factory per device kind; the android and ios drivers register here. */
 export const driverFactories: Partial<Record<DeviceKind, DriverFactory>> = {
+  android: async (config, ctx) =>
+    new AndroidDriver({
+      adbPath: config.adbPath,
+      serial: config.serial,
+      commandTimeoutSeconds: config.commandTimeoutSeconds,
+      log: ctx.log,
+    }),
+  ios: async (config, ctx) =>
+    new IosDriver({
+      toolDir: config.libimobiledeviceDir,
+      serial: config.serial,
+      commandTimeoutSeconds: config.commandTimeoutSeconds,
+      log: ctx.log,
+    }),
   none: async () => new NoneDriver(),
   simulated: (config, ctx) =>
     SimulatedDriver.start({

@@ -1,5 +1,8 @@
+export * from "./android/index.js";
 export * from "./dimensions.js";
 export * from "./drivers.js";
+export * from "./exec/index.js";
+export * from "./ios/index.js";
 export { NoneDriver } from "./none/index.js";
 export * from "./policy/index.js";
 export * from "./settings.js";

@@ -19,6 +19,11 @@ export const deviceSettings = {
     { env: "ANDROID_SERIAL" },
   ),
   adbPath: setting("string", z.string().min(1).default("adb"), "adb binary (name on PATH or absolute path)"),
+  libimobiledeviceDir: setting(
+    "string",
+    z.string().min(1).optional(),
+    "directory holding idevice_id, ideviceinfo and idevicediagnostics for --device ios (default: found on PATH)",
+  ),
   probeIntervalSeconds: setting(
     "number",
     positiveSeconds(86_400).default(30),
