@@ -87,7 +87,9 @@ export class BotProcess {
   async terminate(graceMs: number): Promise<{ exit: BotExit; killed: boolean }> {
     if (!this.running) return { exit: await this.exited, killed: false };
     this.signal("SIGTERM");
-    const inTime = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+    const cancel = new AbortController();
+    const inTime = await Promise.race([this.exited.then(() => true), sleep(graceMs, cancel.signal).then(() => false)]);
+    cancel.abort(); // no timer may outlive the bot: it would keep the process alive
     if (inTime) return { exit: await this.exited, killed: false };
     this.killGroup();
     return { exit: await this.exited, killed: true };
