@@ -23,7 +23,7 @@ const attrs = (version: string, extra: Record<string, unknown> = {}) => ({
   version,
   ...extra,
 });
-const post = (path: string, body: unknown, headers = botHeaders()) =>
+const post = (path: string, body: unknown, headers: Record<string, string> = botHeaders()) =>
   fetch(`${double.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
 
 beforeAll(async () => {
