@@ -260,6 +260,8 @@ export class DeviceMonitor {
     const reboot = this.opts.rebootAfterTask && this.opts.kind !== "none" && !this.snap.reboot;
     if (!reboot) {
       this.update({ taskRunning: false, taskId: null });
+      // A task may have drained or heated the device: look now rather than at the next tick.
+      void this.probeNow();
       return false;
     }
     this.update({

@@ -1,0 +1,315 @@
+/**
+ * State server hook latency and throughput over loopback, with a responsive
+ * device and with the device hung, and the server's RSS after 10,000+
+ * requests. The server runs compiled in its own process (what
+ * `rpi-swarming state-server --device simulated` starts); this process is the
+ * client, like the bot's hook script.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { percentile, printBenchReport } from "./report.js";
+
+const LATENCY_REQUESTS = 3000;
+const THROUGHPUT_SECONDS = 3;
+const CONCURRENCY = 4;
+const P99_TARGET_MS = 5;
+const RSS_TARGET_MB = 64;
+
+// What a Linux bot's own dimensions and state look like (os_utilities), so bodies are realistic.
+const BOT_DIMENSIONS = JSON.stringify({
+  cpu: ["arm", "arm-32", "armv7l", "armv7l-32"],
+  gpu: ["none"],
+  id: ["skia-rpi2-001"],
+  os: ["Linux", "Debian", "Debian-13", "Debian-13.1"],
+  pool: ["default"],
+  python: ["3", "3.13", "3.13.5"],
+  kvm: ["0"],
+  inside_docker: ["1"],
+  locale: ["C.UTF-8"],
+});
+const BOT_STATE = JSON.stringify({
+  audio: [],
+  cost_usd_hour: 0.01,
+  cpu_name: "ARMv7 Processor rev 4 (v7l)",
+  cwd: "/b/s",
+  disks: { "/": { free_mb: 9876.5, size_mb: 29000 }, "/b": { free_mb: 9876.5, size_mb: 29000 } },
+  env: { PATH: "/opt/rpi-swarming/sudo-bin:/usr/local/bin:/usr/bin:/bin" },
+  hostname: "skia-rpi2-001",
+  ip: "10.0.0.42",
+  nb_files_in_temp: 3,
+  pid: 1234,
+  ram: 3906,
+  running_time: 12345,
+  started_ts: 1795800000,
+  uptime: 99999,
+  user: "chrome-bot",
+});
+
+interface Server {
+  child: ChildProcess;
+  hookUrl: URL;
+  controlUrl: string;
+}
+
+/** Node flags the image should run the state server with: a small young generation keeps RSS down on a Pi. */
+const LEAN_NODE_FLAGS = ["--max-semi-space-size=1"];
+
+/**
+ * Starts the state server from the compiled packages (as production runs
+ * it) in its own process, the same way `rpi-swarming state-server` does.
+ */
+async function startServer(nodeFlags: readonly string[]): Promise<Server> {
+  const script = `
+    import { commonSettings, createLogger, loadConfig } from "@rpi-swarming/core";
+    import { startStateServer, stateServerSettings } from "@rpi-swarming/state-server";
+    const flags = JSON.parse(process.argv[1]);
+    const config = loadConfig({ ...commonSettings, ...stateServerSettings }, { flags, env: {} });
+    const server = await startStateServer(config, { log: createLogger({ level: "info" }) });
+    process.once("SIGTERM", () => void server.close());`;
+  const flags = {
+    device: "simulated",
+    botId: "bench-bot",
+    hookPort: "0",
+    metricsHost: "127.0.0.1",
+    metricsPort: "0",
+    simulatedControlPort: "0",
+    // Probes run every second, so a hung device is hit by the timer as in production.
+    probeIntervalSeconds: "1",
+    commandTimeoutSeconds: "600",
+    maintenanceDir: join(tmpdir(), "rpi-bench-no-maintenance"),
+    tokenConfig: join(tmpdir(), "rpi-bench-no-token.json"),
+  };
+  const child = spawn(process.execPath, [...nodeFlags, "--input-type=module", "-e", script, JSON.stringify(flags)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  let hookUrl: string | undefined;
+  let controlUrl: string | undefined;
+  for await (const line of lines) {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (typeof rec.controlUrl === "string") controlUrl = rec.controlUrl;
+    if (typeof rec.hookUrl === "string") hookUrl = rec.hookUrl;
+    if (hookUrl && controlUrl) break;
+  }
+  if (!hookUrl || !controlUrl) throw new Error("state server did not report its addresses");
+  // Keep draining the logs so the child never blocks on a full pipe.
+  child.stdout?.resume();
+  return { child, hookUrl: new URL(hookUrl), controlUrl };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.child.kill("SIGTERM");
+  await new Promise((r) => server.child.once("exit", r));
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function call(base: URL, path: string, body: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        path,
+        method: body === undefined ? "GET" : "POST",
+        headers: { "content-type": "application/json", "x-swarming-bot-id": "bench-bot" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(res.statusCode) : reject(new Error(`${path}: ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** The three hooks the bot calls every loop, in turn. */
+const LOOP: [string, string | undefined][] = [
+  ["/get_dimensions", BOT_DIMENSIONS],
+  ["/get_state", BOT_STATE],
+  ["/get_settings", undefined],
+];
+
+let sent = 0;
+async function latency(base: URL): Promise<number[]> {
+  const ms: number[] = [];
+  for (let i = 0; i < LATENCY_REQUESTS; i++) {
+    const [path, body] = LOOP[i % LOOP.length] as [string, string | undefined];
+    const t = performance.now();
+    await call(base, path, body);
+    ms.push(performance.now() - t);
+    sent++;
+  }
+  return ms;
+}
+
+async function throughput(base: URL): Promise<number> {
+  const until = performance.now() + THROUGHPUT_SECONDS * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      for (let i = w; performance.now() < until; i++) {
+        const [path, body] = LOOP[i % LOOP.length] as [string, string | undefined];
+        await call(base, path, body);
+        done++;
+      }
+    }),
+  );
+  sent += done;
+  return done / THROUGHPUT_SECONDS;
+}
+
+async function post(url: string, body: unknown): Promise<unknown> {
+  const res = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return res.json();
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Run {
+  ok: number[];
+  okRps: number;
+  hung: number[];
+  hungRps: number;
+  rssStart: number;
+  rss: number;
+  requests: number;
+}
+
+async function measure(nodeFlags: readonly string[]): Promise<Run> {
+  sent = 0;
+  const server = await startServer(nodeFlags);
+  try {
+    const base = server.hookUrl;
+    await sleep(1500);
+    const rssStart = rssMb(server.child.pid as number);
+    for (let i = 0; i < 300; i++) await call(base, LOOP[i % 3]?.[0] as string, LOOP[i % 3]?.[1]);
+    sent += 300;
+    const ok = await latency(base);
+    const okRps = await throughput(base);
+
+    // The next timer probe (every second) sticks in the 600 s command timeout of the hung device.
+    await post(server.controlUrl, { hung: true });
+    await sleep(1500);
+    const hung = await latency(base);
+    const hungRps = await throughput(base);
+    const status = (await (await fetch(new URL("/status", base))).json()) as { last_probe: { time: string } };
+    if (Date.now() - Date.parse(status.last_probe.time) < 1000)
+      throw new Error("the device was meant to hang, but a probe finished during the hung phase");
+    while (sent < 10_000) {
+      await call(base, "/get_state", BOT_STATE);
+      sent++;
+    }
+    await sleep(200);
+    return { ok, okRps, hung, hungRps, rssStart, rss: rssMb(server.child.pid as number), requests: sent };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+/**
+ * Baseline in the same run: a bare node:http server answering `{}` in its own
+ * process, so the machine's own noise (2 shared cores) can be told apart from
+ * the state server's.
+ */
+async function measureBaseline(): Promise<number[]> {
+  const script = `
+    import { createServer } from "node:http";
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => { res.setHeader("content-type", "application/json"); res.end("{}"); });
+    });
+    server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port })));
+    process.once("SIGTERM", () => server.close(() => process.exit(0)));`;
+  const child = spawn(process.execPath, [...LEAN_NODE_FLAGS, "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  let url: string | undefined;
+  for await (const line of lines) {
+    url = (JSON.parse(line) as { url: string }).url;
+    break;
+  }
+  child.stdout?.resume();
+  try {
+    const base = new URL(url as string);
+    for (let i = 0; i < 300; i++) await call(base, LOOP[i % 3]?.[0] as string, LOOP[i % 3]?.[1]);
+    return await latency(base);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  }
+}
+
+// The bench measures the code as it is now: build what the server runs.
+execFileSync("npx", ["tsc", "-b", "packages/state-server"], { stdio: "inherit" });
+const baseline = await measureBaseline();
+const lean = await measure(LEAN_NODE_FLAGS);
+const plain = await measure([]);
+agent.destroy();
+
+const p = (xs: number[], q: number) => percentile(xs, q);
+printBenchReport({
+  title: "State server hooks",
+  description: `Hook API over loopback from a separate client process (keep-alive, bot-sized bodies for get_dimensions/get_state/get_settings in turn); ${LATENCY_REQUESTS} sequential requests for latency, ${CONCURRENCY} concurrent clients for ${THROUGHPUT_SECONDS} s for throughput. The server runs compiled, in its own process, probing every second; "hung" = the simulated device's probe is stuck in its 600 s command timeout. Latency and throughput with \`${LEAN_NODE_FLAGS.join(" ")}\`; RSS also with Node's default flags. A bare Node 20 process is about 41 MB RSS on this amd64 machine.`,
+  rows: [
+    {
+      name: "p50 / p99 latency, baseline: bare node:http server answering {}",
+      value: `${fmt(p(baseline, 50))} / ${fmt(p(baseline, 99))}`,
+    },
+    { name: "p50 latency, device responsive", value: fmt(p(lean.ok, 50)) },
+    {
+      name: "p99 latency, device responsive",
+      value: fmt(p(lean.ok, 99)),
+      target: `< ${P99_TARGET_MS} ms`,
+      pass: p(lean.ok, 99) < P99_TARGET_MS,
+    },
+    {
+      name: "p99 latency, device responsive / baseline p99",
+      value: `${(p(lean.ok, 99) / p(baseline, 99)).toFixed(2)}x`,
+    },
+    { name: "throughput, device responsive", value: `${Math.round(lean.okRps)} req/s` },
+    { name: "p50 latency, device hung", value: fmt(p(lean.hung, 50)) },
+    {
+      name: "p99 latency, device hung",
+      value: fmt(p(lean.hung, 99)),
+      target: `< ${P99_TARGET_MS} ms`,
+      pass: p(lean.hung, 99) < P99_TARGET_MS,
+    },
+    { name: "throughput, device hung", value: `${Math.round(lean.hungRps)} req/s` },
+    { name: `server RSS at start (${LEAN_NODE_FLAGS.join(" ")})`, value: `${lean.rssStart.toFixed(1)} MB` },
+    {
+      name: `server RSS after ${lean.requests} requests (${LEAN_NODE_FLAGS.join(" ")})`,
+      value: `${lean.rss.toFixed(1)} MB`,
+      target: `<= ${RSS_TARGET_MB} MB`,
+      pass: lean.rss <= RSS_TARGET_MB,
+    },
+    {
+      name: `server RSS after ${plain.requests} requests (default Node flags)`,
+      value: `${plain.rss.toFixed(1)} MB`,
+      target: `<= ${RSS_TARGET_MB} MB`,
+      pass: plain.rss <= RSS_TARGET_MB,
+    },
+  ],
+});
