@@ -15,7 +15,8 @@ for (const file of process.argv.slice(2)) {
   const dsVar = vars.find((v) => v.type === "datasource" && v.query === "prometheus");
   if (!dsVar) say("no Prometheus datasource variable");
   const dsRef = `\${${dsVar?.name ?? "datasource"}}`;
-  for (const v of vars) if (v.type === "query" && v.datasource?.uid !== dsRef) say(`variable ${v.name} does not use ${dsRef}`);
+  for (const v of vars)
+    if (v.type === "query" && v.datasource?.uid !== dsRef) say(`variable ${v.name} does not use ${dsRef}`);
   const ids = new Set();
   const panels = [];
   const walk = (ps) => {
@@ -38,8 +39,11 @@ for (const file of process.argv.slice(2)) {
     if (!p.targets?.length) say(`${name}: no queries`);
     for (const t of p.targets ?? []) {
       if (t.datasource?.uid !== dsRef) say(`${name} ${t.refId}: datasource is not ${dsRef}`);
-      for (const m of (t.expr ?? "").matchAll(/\b(rate|irate|increase|delta|deriv|[a-z]+_over_time)\s*\([^[]*\[([^\]]+)\]/g)) {
-        if (m[2] !== "$__rate_interval") say(`${name} ${t.refId}: ${m[1]} over [${m[2]}] instead of [$__rate_interval]`);
+      for (const m of (t.expr ?? "").matchAll(
+        /\b(rate|irate|increase|delta|deriv|[a-z]+_over_time)\s*\([^[]*\[([^\]]+)\]/g,
+      )) {
+        if (m[2] !== "$__rate_interval")
+          say(`${name} ${t.refId}: ${m[1]} over [${m[2]}] instead of [$__rate_interval]`);
       }
     }
   }

@@ -82,7 +82,9 @@ for (const file of files) {
   const text = readFileSync(file, "utf8");
   const queries = file.endsWith(".json")
     ? dashboardQueries(JSON.parse(text))
-    : (parseYaml(text).groups ?? []).flatMap((g) => g.rules.map((r) => [`rule ${r.alert ?? r.record}`, String(r.expr)]));
+    : (parseYaml(text).groups ?? []).flatMap((g) =>
+        g.rules.map((r) => [`rule ${r.alert ?? r.record}`, String(r.expr)]),
+      );
   if (queries.length === 0) problems.push(`${file}: no PromQL found`);
   let parsed = 0;
   for (const [where, expr] of queries) if (check(expr, `${file}: ${where}`, allowed, problems)) parsed++;

@@ -20,20 +20,45 @@ const stringMap = { type: "object", additionalProperties: { type: "string" } };
 const stringList = { type: "array", items: { type: "string" } };
 const intOrString = { anyOf: [{ type: "integer" }, { type: "string" }] };
 // monitoringv1.Duration
-const duration = { type: "string", pattern: "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$" };
+const duration = {
+  type: "string",
+  pattern: "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$",
+};
 const nonEmptyDuration = { ...duration, minLength: 1 };
 const labelName = { type: "string", pattern: "^[a-zA-Z_][a-zA-Z0-9_]*$" };
 const secretKeySelector = strict({ name: string, key: string, optional: bool }, ["key"]);
 const configMapKeySelector = strict({ name: string, key: string, optional: bool }, ["key"]);
 const secretOrConfigMap = strict({ secret: secretKeySelector, configMap: configMapKeySelector });
 const labelSelectorRequirement = strict({ key: string, operator: string, values: stringList }, ["key", "operator"]);
-const labelSelector = strict({ matchLabels: stringMap, matchExpressions: { type: "array", items: labelSelectorRequirement } });
+const labelSelector = strict({
+  matchLabels: stringMap,
+  matchExpressions: { type: "array", items: labelSelectorRequirement },
+});
 const namespaceSelector = strict({ any: bool, matchNames: stringList });
 // Both spellings are accepted by the CRD.
 const relabelActions = [
-  "replace", "Replace", "keep", "Keep", "drop", "Drop", "hashmod", "HashMod", "labelmap", "LabelMap",
-  "labeldrop", "LabelDrop", "labelkeep", "LabelKeep", "lowercase", "Lowercase", "uppercase", "Uppercase",
-  "keepequal", "KeepEqual", "dropequal", "DropEqual",
+  "replace",
+  "Replace",
+  "keep",
+  "Keep",
+  "drop",
+  "Drop",
+  "hashmod",
+  "HashMod",
+  "labelmap",
+  "LabelMap",
+  "labeldrop",
+  "LabelDrop",
+  "labelkeep",
+  "LabelKeep",
+  "lowercase",
+  "Lowercase",
+  "uppercase",
+  "Uppercase",
+  "keepequal",
+  "KeepEqual",
+  "dropequal",
+  "DropEqual",
 ];
 const relabelConfig = strict({
   sourceLabels: { type: "array", items: labelName },
@@ -98,7 +123,16 @@ const endpointCommon = {
 };
 const scrapeProtocols = {
   type: "array",
-  items: { type: "string", enum: ["PrometheusProto", "OpenMetricsText0.0.1", "OpenMetricsText1.0.0", "PrometheusText0.0.4", "PrometheusText1.0.0"] },
+  items: {
+    type: "string",
+    enum: [
+      "PrometheusProto",
+      "OpenMetricsText0.0.1",
+      "OpenMetricsText1.0.0",
+      "PrometheusText0.0.4",
+      "PrometheusText1.0.0",
+    ],
+  },
 };
 // Fields PodMonitorSpec and ServiceMonitorSpec share.
 const monitorCommon = {
@@ -146,7 +180,11 @@ const resource = (kind, spec) => ({
   ),
 });
 
-const podMetricsEndpoint = strict({ ...endpointCommon, portNumber: { type: "integer", minimum: 1, maximum: 65535 }, targetPort: intOrString });
+const podMetricsEndpoint = strict({
+  ...endpointCommon,
+  portNumber: { type: "integer", minimum: 1, maximum: 65535 },
+  targetPort: intOrString,
+});
 const endpoint = strict({ ...endpointCommon, targetPort: intOrString, bearerTokenFile: string });
 const rule = strict(
   {
@@ -177,7 +215,10 @@ mkdirSync(outDir, { recursive: true });
 const write = (name, schema) => writeFileSync(join(outDir, name), `${JSON.stringify(schema, null, 2)}\n`);
 write(
   "podmonitor-monitoring-v1.json",
-  resource("PodMonitor", strict({ ...monitorCommon, podMetricsEndpoints: { type: "array", items: podMetricsEndpoint } }, ["selector"])),
+  resource(
+    "PodMonitor",
+    strict({ ...monitorCommon, podMetricsEndpoints: { type: "array", items: podMetricsEndpoint } }, ["selector"]),
+  ),
 );
 write(
   "servicemonitor-monitoring-v1.json",
@@ -194,4 +235,7 @@ write(
     ),
   ),
 );
-write("prometheusrule-monitoring-v1.json", resource("PrometheusRule", strict({ groups: { type: "array", items: ruleGroup } })));
+write(
+  "prometheusrule-monitoring-v1.json",
+  resource("PrometheusRule", strict({ groups: { type: "array", items: ruleGroup } })),
+);

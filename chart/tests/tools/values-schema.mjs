@@ -28,7 +28,10 @@ const probe = (description) => ({ type: "object", description });
 const container = (name, own) =>
   obj(`settings of the ${name} container`, {
     ...own,
-    settings: { type: "object", description: `further settings of rpi-swarming ${name} written as-is into its config file` },
+    settings: {
+      type: "object",
+      description: `further settings of rpi-swarming ${name} written as-is into its config file`,
+    },
     extraArgs: { type: "array", description: "extra command-line arguments", items: { type: "string" } },
     extraEnv: k8sList("extra environment variables of this container"),
     resources: k8sObject("resources of the container"),
@@ -50,7 +53,9 @@ const podProps = {
   swarming: obj("the Swarming bot", {
     server: str("URL of the Swarming server (required)", { pattern: "^(https?://[^\\s/]+.*)?$" }),
     botIdPrefix: str("prefix of the bot id before the node name", { pattern: "^[a-zA-Z0-9_.-]*$" }),
-    botIdTemplate: str("bot id as an env expansion of $(NODE_NAME)", { pattern: "^([a-zA-Z0-9_.-]|\\$\\(NODE_NAME\\))*$" }),
+    botIdTemplate: str("bot id as an env expansion of $(NODE_NAME)", {
+      pattern: "^([a-zA-Z0-9_.-]|\\$\\(NODE_NAME\\))*$",
+    }),
   }),
   logLevel: str("log level", { enum: ["trace", "debug", "info", "warn", "error", "fatal"] }),
   dimensions: {
@@ -86,7 +91,11 @@ const podProps = {
   podAnnotations: stringMap("pod annotations"),
   podLabels: stringMap("extra pod labels"),
   annotations: stringMap("DaemonSet annotations"),
-  terminationGracePeriodSeconds: { type: ["integer", "null"], minimum: 0, description: "pod grace period; null follows supervisor.shutdownGraceSeconds" },
+  terminationGracePeriodSeconds: {
+    type: ["integer", "null"],
+    minimum: 0,
+    description: "pod grace period; null follows supervisor.shutdownGraceSeconds",
+  },
   priorityClassName: str("priority class of the pods"),
   hostNetwork: bool("run in the node's network namespace"),
   dnsPolicy: str("DNS policy", { enum: ["", "ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"] }),
@@ -105,7 +114,11 @@ const podProps = {
   scheduling: obj("where the pods run", {
     deviceTypeLabel: str("node label naming the device type", { pattern: labelKey }),
     excludeControlPlane: bool("keep off control-plane nodes"),
-    excludeNodeLabels: { type: "array", description: "label keys of nodes never used", items: { type: "string", pattern: labelKey } },
+    excludeNodeLabels: {
+      type: "array",
+      description: "label keys of nodes never used",
+      items: { type: "string", pattern: labelKey },
+    },
   }),
   nodeSelector: stringMap("extra node selector"),
   tolerations: k8sList("tolerations"),
@@ -119,7 +132,10 @@ const podProps = {
     batteryHysteresisRatio: num("battery hysteresis 0-1", { minimum: 0, maximum: 1 }),
     maxTemperatureCelsius: num("temperature threshold", { minimum: -50, maximum: 200 }),
     temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
-    rebootAfterTask: { type: ["boolean", "null"], description: "reboot the device after every task; null = program default" },
+    rebootAfterTask: {
+      type: ["boolean", "null"],
+      description: "reboot the device after every task; null = program default",
+    },
     rebootTimeoutSeconds: num("reboot timeout", { exclusiveMinimum: 0, maximum: 3600 }),
     hookPort: port("loopback port of the hook API"),
     metricsPort: port("port of /metrics, /healthz, /readyz"),
@@ -157,7 +173,10 @@ const deviceType = {
     obj("one device type: a DaemonSet with its own overrides", {
       enabled: bool("render this DaemonSet"),
       device: str("device driver", { enum: ["android", "ios", "simulated", "none"] }),
-      nodeLabelValue: str("value of the device-type node label; empty means the entry's name", { pattern: "^([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$", maxLength: 63 }),
+      nodeLabelValue: str("value of the device-type node label; empty means the entry's name", {
+        pattern: "^([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$",
+        maxLength: 63,
+      }),
       ...podProps,
     }),
   ],
@@ -220,9 +239,13 @@ const schema = {
         batteryLow: alert(),
         deviceTooHot: alert(),
         maintenanceTooLong: alert(),
-        probesStalled: alert({ staleSeconds: num("age of the last probe that counts as stalled", { exclusiveMinimum: 0 }) }),
+        probesStalled: alert({
+          staleSeconds: num("age of the last probe that counts as stalled", { exclusiveMinimum: 0 }),
+        }),
         botNotRunning: alert(),
-        botRestartingOften: alert({ maxRestartsPerHour: num("restarts per hour above which it fires", { minimum: 0 }) }),
+        botRestartingOften: alert({
+          maxRestartsPerHour: num("restarts per hour above which it fires", { minimum: 0 }),
+        }),
         botCodeDownloadFailing: alert(),
         tokenRefreshFailing: alert(),
         hookErrors: alert({ maxErrorRatio: num("error ratio 0-1 above which it fires", { minimum: 0, maximum: 1 }) }),
