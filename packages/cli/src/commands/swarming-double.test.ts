@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../../../..");
+const HOOK = join(ROOT, "packages/swarming-double/src/__fixtures__/hook_script.py");
+// The CLI from its sources, like a user's `rpi-swarming` without a build step.
+const RUN_CLI =
+  'const { main } = await import("@rpi-swarming/cli"); await main(["node", "rpi-swarming", ...process.argv.slice(1)]);';
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "cli-double-"));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function cli(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=source", "--import", "tsx", "--input-type=module", "-e", RUN_CLI, ...args],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, exited, output: () => out };
+}
+
+async function waitForFile(path: string, timeoutMs: number): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(path, "utf8").catch(() => "");
+    if (text.endsWith("\n")) return text.trim();
+    if (Date.now() > end) throw new Error(`${path} did not appear in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("rpi-swarming swarming-double", () => {
+  it("serves the stand-in bot built around --hook-script, with a bearer token, until SIGTERM", async () => {
+    const urlFile = join(tmp, "url");
+    const run = cli(["swarming-double", "--hook-script", HOOK, "--url-file", urlFile, "--double-token", "tok"]);
+    try {
+      const url = await waitForFile(urlFile, 20_000);
+      const state = (await (await fetch(`${url}/_double/state`)).json()) as Record<string, unknown>;
+      expect(state).toMatchObject({ url, authRequired: true, currentVersion: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect((await fetch(`${url}/bot_code`, { redirect: "manual" })).status).toBe(401);
+      const ok = await fetch(`${url}/bot_code`, { redirect: "manual", headers: { Authorization: "Bearer tok" } });
+      expect(ok.status).toBe(302);
+      expect(run.output()).not.toContain('tok"');
+    } finally {
+      run.child.kill("SIGTERM");
+    }
+    expect(await run.exited).toBe(0);
+  });
+
+  it("stops at start-up with exit code 2 naming a wrong setting", async () => {
+    const run = cli(["swarming-double", "--double-port", "70000"]);
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/doublePort \(--double-port, RPI_SWARMING_DOUBLE_PORT\)/);
+  });
+});
