@@ -49,6 +49,7 @@ export class AndroidDriver implements DeviceDriver {
   readonly #runner: CommandRunner;
   readonly #log: Logger;
   #inflight: Promise<ProbeResult> | undefined;
+  #lastProblem: string | undefined;
   /** The device last picked by a probe, for recovery. */
   #last: AdbDeviceEntry | undefined;
 
@@ -90,8 +91,14 @@ export class AndroidDriver implements DeviceDriver {
       spawns: this.#runner.spawns - spawnsBefore,
       ...outcome,
     };
-    if (outcome.problem) this.#log.warn({ problem: outcome.problem, spawns: result.spawns }, "android probe problem");
-    else this.#log.debug({ serial: outcome.device?.serial, spawns: result.spawns }, "android probe ok");
+    // A lasting problem is logged once at warn, then at debug each probe, so a missing phone does not flood the log.
+    const said = outcome.problem?.message;
+    const level = said !== undefined && said !== this.#lastProblem ? "warn" : "debug";
+    this.#lastProblem = said;
+    this.#log[level](
+      { problem: outcome.problem, serial: outcome.device?.serial, spawns: result.spawns },
+      outcome.problem ? "android probe problem" : "android probe ok",
+    );
     return result;
   }
 

@@ -49,6 +49,7 @@ export class IosDriver implements DeviceDriver {
   readonly #runner: CommandRunner;
   readonly #log: Logger;
   #inflight: Promise<ProbeResult> | undefined;
+  #lastProblem: string | undefined;
   #lastUdid: string | undefined;
 
   constructor(options: IosDriverOptions) {
@@ -87,8 +88,14 @@ export class IosDriver implements DeviceDriver {
       spawns: this.#runner.spawns - spawnsBefore,
       ...outcome,
     };
-    if (outcome.problem) this.#log.warn({ problem: outcome.problem, spawns: result.spawns }, "ios probe problem");
-    else this.#log.debug({ udid: outcome.device?.serial, spawns: result.spawns }, "ios probe ok");
+    // A lasting problem is logged once at warn, then at debug each probe, so a missing phone does not flood the log.
+    const said = outcome.problem?.message;
+    const level = said !== undefined && said !== this.#lastProblem ? "warn" : "debug";
+    this.#lastProblem = said;
+    this.#log[level](
+      { problem: outcome.problem, serial: outcome.device?.serial, spawns: result.spawns },
+      outcome.problem ? "ios probe problem" : "ios probe ok",
+    );
     return result;
   }
 
