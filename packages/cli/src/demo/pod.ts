@@ -157,6 +157,9 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   delete env.RPI_SWARMING_CONFIG;
   // bot_config.py and the supervisor's stateServerUrl both read this.
   env.RPI_SWARMING_STATE_SERVER_URL = hooksUrl;
+  // A file that does not exist: no auth against the double (state server, supervisor and bot_config.py).
+  const tokenConfig = join(workDir, "no-token-config.json");
+  env.RPI_SWARMING_TOKEN_CONFIG = tokenConfig;
 
   const node = process.execPath;
   const common = { env, stopGraceMs: 15_000, restartDelayMs: options.restartDelayMs };
@@ -191,6 +194,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       `--metrics-port=${ports.stateMetrics}`,
       `--simulated-control-port=${ports.simulatedControl}`,
       `--maintenance-dir=${maintenanceDir}`,
+      `--token-config=${tokenConfig}`,
       `--probe-interval-seconds=${options.probeIntervalSeconds}`,
       `--log-level=${options.logLevel}`,
       ...(options.stateServerArgs ?? []),
@@ -211,8 +215,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       `--bot-dir=${botDir}`,
       `--shared-dir=${sharedDir}`,
       `--python=${options.python}`,
-      // A file that does not exist: no auth against the double.
-      `--token-config=${join(workDir, "no-token-config.json")}`,
+      `--token-config=${tokenConfig}`,
       "--metrics-host=127.0.0.1",
       `--metrics-port=${ports.supervisorMetrics}`,
       `--state-server-url=${hooksUrl}`,
