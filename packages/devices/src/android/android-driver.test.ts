@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger, NotFoundError, UpstreamError } from "@rpi-swarming/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { FAKE_ADB_PATH, FakeAdbScenario } from "../exec/fake-tools.js";
+import { DEVICE_FIXTURES_DIR, FAKE_ADB_PATH, FakeAdbScenario } from "../exec/fake-tools.js";
 import { livingProcessesInGroup } from "../exec/process-groups.js";
 import { AndroidDriver, type AndroidDriverOptions } from "./android-driver.js";
 
@@ -236,6 +238,19 @@ describe("AndroidDriver with the fake adb", () => {
     const { problem } = await driver.probe();
     expect(problem?.code).toBe("probe_failed");
     expect(problem?.message).toMatch(/no system properties/);
+  });
+
+  it("reports a device that adb lists before it finished booting", async () => {
+    const { fake, driver } = setup();
+    const getprop = readFileSync(join(DEVICE_FIXTURES_DIR, "android/pixel3a-sargo-q/getprop.txt"), "utf8");
+    fake.devices([["8A2Y0B3C", "device"]]).customDevice("8A2Y0B3C", "android/pixel3a-sargo-q", {
+      "getprop.txt": getprop.replace("[sys.boot_completed]: [1]\n", "").replace("[dev.bootcomplete]: [1]\n", ""),
+      "battery.txt": undefined,
+    });
+    const { problem, device } = await driver.probe();
+    expect(device).toBeUndefined();
+    expect(problem).toMatchObject({ code: "offline", serial: "8A2Y0B3C" });
+    expect(problem?.message).toMatch(/still booting/);
   });
 
   it("shares one probe between concurrent callers", async () => {

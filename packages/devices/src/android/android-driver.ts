@@ -180,6 +180,15 @@ export class AndroidDriver implements DeviceDriver {
           message: `Android device ${serial} printed no system properties (getprop output is empty or garbled)`,
         },
       };
+    // adb lists a rebooting phone as `device` well before Android has started its services.
+    if (props["sys.boot_completed"] !== "1")
+      return {
+        problem: {
+          code: "offline",
+          serial,
+          message: `Android device ${serial} is still booting (sys.boot_completed is not 1); it should answer shortly`,
+        },
+      };
     const battery = parseDumpsysBattery(split.sections.battery ?? "");
     const thermal = parseThermalservice(split.sections.thermal ?? "");
     const uptimeSeconds = parseProcUptime(split.sections.uptime ?? "");
