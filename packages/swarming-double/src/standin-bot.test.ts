@@ -224,9 +224,13 @@ describe("stand-in bot session", () => {
     expect(double.bot(BOT)).toBeUndefined();
     bot.proc.kill("SIGTERM");
     expect((await bot.exited).code).toBe(0);
-    await harness.setControl({ auth_token: "tok-1" });
+    // An expiry under 570 s away makes the bot ask the hook again before its requests.
+    await harness.setControl({ auth_token: "tok-1", auth_expiry_in: 300 });
+    const before = (await harness.calls()).filter((c) => c[0] === "get_authentication_headers").length;
     bot = harness.start();
-    await double.waitFor((d) => polls(d, 1));
+    await double.waitFor((d) => polls(d, 3));
+    const after = (await harness.calls()).filter((c) => c[0] === "get_authentication_headers").length;
+    expect(after - before).toBeGreaterThanOrEqual(4);
     expect(
       double
         .requests()
@@ -283,5 +287,23 @@ describe("stand-in bot session", () => {
     expect(names[i + 1]).toBe("server_on_before_poll");
     bot.proc.kill("SIGTERM");
     expect((await bot.exited).code).toBe(0);
+  });
+
+  it("on SIGTERM during a self-update download, stops instead of re-executing the new code", async () => {
+    const { double, harness, version } = await setup();
+    const bot = harness.start();
+    await double.waitFor((d) => polls(d, 1));
+    const size = double.state().botCode[0]?.size ?? 0;
+    double.setFault({ mode: "slow", bytesPerSecond: Math.ceil(size / 1.5) });
+    await double.publishBotCode({ standIn: { hookScript: HOOK_FIXTURE, extraFiles: { "m.txt": "3" } } });
+    await double.waitFor((d) => d.requests().find((r) => r.path.includes("/bot_code/") && r.botId === BOT), {
+      what: "the download to start",
+    });
+    bot.proc.kill("SIGTERM");
+    expect(await bot.exited).toEqual({ code: 0, signal: null });
+    const rec = double.bot(BOT);
+    expect(rec?.versions).toEqual([version]);
+    expect(rec?.handshakes).toBe(1);
+    expect(rec?.events.at(-1)).toMatchObject({ event: "bot_shutdown", message: "Signal was received" });
   });
 });

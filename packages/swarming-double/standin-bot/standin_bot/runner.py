@@ -248,6 +248,10 @@ class Runner(object):
         return self._restart("Updating to %s" % version, new_path)
 
     def _restart(self, message, zip_path):
+        if self.quit.is_set():
+            # A signal arrived meanwhile: stop instead of starting a new process that would not know about it.
+            log.info("not restarting (%s): a signal was received", message)
+            return self._shutdown()
         self.post_event("bot_shutdown", "About to restart: %s" % message)
         self.hooks.call_on(self.bot, "on_bot_shutdown")
         log.info("re-executing %s: %s", zip_path, message)
