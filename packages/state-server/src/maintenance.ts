@@ -99,7 +99,9 @@ export class MaintenanceWatcher {
     }
     const key = JSON.stringify(found);
     if (key === this.key) return;
+    const first = this.key === "";
     this.key = key;
+    if (first && found.length === 0) return;
     this.current = found;
     this.opts.log.info({ messages: found }, "operator maintenance changed");
     this.opts.onChange(found);

@@ -1,0 +1,66 @@
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterEach, describe, expect, it } from "vitest";
+import { spawnCli } from "../__fixtures__/spawn-cli.js";
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("rpi-swarming state-server", () => {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`serves until ${signal}, then stops everything and exits 0`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "rpi-cli-ss-"));
+      dirs.push(dir);
+      const child = spawnCli([
+        "state-server",
+        "--device=simulated",
+        "--bot-id=cli-bot",
+        "--hook-port=0",
+        "--metrics-host=127.0.0.1",
+        "--metrics-port=0",
+        "--simulated-control-port=0",
+        `--maintenance-dir=${dir}`,
+        `--token-config=${join(dir, "none.json")}`,
+      ]);
+      children.push(child);
+      const messages: string[] = [];
+      const records: { msg: string; hookUrl?: string; metricsUrl?: string }[] = [];
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        const rec = JSON.parse(line) as { msg: string; hookUrl?: string; metricsUrl?: string };
+        records.push(rec);
+        messages.push(rec.msg);
+      });
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      while (!records.some((r) => r.hookUrl)) await new Promise((r) => setTimeout(r, 20));
+      const { hookUrl, metricsUrl } = records.find((r) => r.hookUrl) ?? {};
+      const status = (await (await fetch(`${hookUrl}/status`)).json()) as Record<string, unknown>;
+      expect(status).toMatchObject({ bot_id: "cli-bot", device_kind: "simulated", simulated: true });
+      expect((await fetch(`${metricsUrl}/healthz`)).status).toBe(200);
+      child.kill(signal);
+      expect(await exited).toBe(0);
+      expect(messages).toContain("SIMULATED device in use: no real phone is attached");
+      expect(messages.slice(-2), messages.join(" | ")).toEqual(["stopping state server", "state server stopped"]);
+      await expect(fetch(`${hookUrl}/status`)).rejects.toThrow();
+    });
+  }
+
+  it("stops at start-up with exit 2 naming a wrong setting", async () => {
+    const child = spawnCli(["state-server", "--device=blackberry", "--hook-port=0"]);
+    children.push(child);
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain("device (--device, RPI_SWARMING_DEVICE)");
+    expect(stderr).toMatch(/android.*ios.*simulated.*none/);
+  });
+});
