@@ -6,6 +6,7 @@ import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
 import { BotProcess } from "./bot-process.js";
+import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { type RestartReason, SupervisorMetrics } from "./metrics.js";
@@ -153,7 +154,11 @@ export class Supervisor {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
       try {
-        const latest = await this.fetcher.latest(signal);
+        const latest = await this.fetcher.latest(signal).catch((err: unknown) => {
+          // Without a copy, asking /bot_code is the first half of the download: count its failures there.
+          if (err instanceof BotCodeError && !signal.aborted) this.metrics.downloads.inc({ result: err.result });
+          throw err;
+        });
         const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
         this.codeArrived(digest);
         return;
