@@ -306,4 +306,19 @@ describe("stand-in bot session", () => {
     expect(rec?.handshakes).toBe(1);
     expect(rec?.events.at(-1)).toMatchObject({ event: "bot_shutdown", message: "Signal was received" });
   });
+
+  it("without a command runs start_slave: setup_bot, then start_bot; SWARMING_EXTERNAL_BOT_SETUP=1 skips setup_bot", async () => {
+    const { double, harness } = await setup();
+    let bot = harness.start({ args: [], env: { SWARMING_EXTERNAL_BOT_SETUP: "" } });
+    await double.waitFor((d) => polls(d, 1));
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+    expect((await harness.calls()).map((c) => c[0]).filter((n) => n === "setup_bot")).toHaveLength(1);
+    expect((await harness.calls())[0]).toEqual(["setup_bot"]);
+    bot = harness.start({ args: ["start_slave"] });
+    await double.waitFor((d) => d.bot(BOT)?.handshakes === 2);
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+    expect((await harness.calls()).map((c) => c[0]).filter((n) => n === "setup_bot")).toHaveLength(1);
+  });
 });

@@ -95,3 +95,8 @@ def on_after_task(bot, failure, internal_failure, task_dimensions, summary):
 
 def on_bot_shutdown(bot):
     _called("on_bot_shutdown")
+
+
+def setup_bot(bot):
+    _called("setup_bot")
+    return True
