@@ -1,5 +1,6 @@
 // Writes chart/values.schema.json: every key typed, unknown keys rejected.
-// Run: node chart/tests/tools/values-schema.mjs (the chart suite checks the file is current).
+// Run: node chart/tests/tools/values-schema.mjs [OUT_FILE] (default chart/values.schema.json;
+// the chart suite checks that the committed file is current).
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -266,4 +267,4 @@ const schema = {
     }),
   }),
 };
-writeFileSync(join(chartDir, "values.schema.json"), `${JSON.stringify(schema, null, 2)}\n`);
+writeFileSync(process.argv[2] ?? join(chartDir, "values.schema.json"), `${JSON.stringify(schema, null, 2)}\n`);
