@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { CommandRunner } from "./command-runner.js";
-import { livingProcessesInGroup } from "./process-groups.js";
+import { isLiving, livingProcessesInGroup } from "./process-groups.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -66,6 +66,27 @@ describe("CommandRunner", () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toMatch(/killed by SIGKILL/);
     expect(livingProcessesInGroup(group as number)).toEqual([]);
+  });
+
+  it("refuses the output of a command that prints more than maxBufferBytes", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 10, maxBufferBytes: 1000 });
+    const err = await runner.run("sh", ["-c", "yes | head -c 100000"]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as Error).message).toMatch(/printed more than 1000 bytes on one stream/);
+    expect(runner.runningGroups).toEqual([]);
+  });
+
+  it("ends what a command leaves running in its group when it exits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    dirs.push(dir);
+    const runner = new CommandRunner({ timeoutSeconds: 10 });
+    const started = performance.now();
+    const out = await runner.run("sh", ["-c", `sleep 100 & echo $! > ${join(dir, "pid")}; echo done`]);
+    expect(out).toMatchObject({ stdout: "done\n", exitCode: 0 });
+    expect(performance.now() - started).toBeLessThan(3000);
+    const leftover = Number(readFileSync(join(dir, "pid"), "utf8"));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(isLiving(leftover)).toBe(false);
   });
 
   it("rejects a non-positive timeout", () => {

@@ -43,10 +43,12 @@ export class CommandRunner {
   #spawns = 0;
   readonly #running = new Set<number>();
   readonly #options: CommandRunnerOptions;
+  readonly #maxBufferBytes: number;
 
   constructor(options: CommandRunnerOptions) {
     if (!(options.timeoutSeconds > 0)) throw new RangeError("timeoutSeconds must be positive");
     this.#options = options;
+    this.#maxBufferBytes = options.maxBufferBytes ?? 8 * 1024 * 1024;
   }
 
   /** Processes spawned since this runner was made. */
@@ -79,7 +81,7 @@ export class CommandRunner {
       extendEnv: true,
       stripFinalNewline: false,
       forceKillAfterDelay: false,
-      maxBuffer: this.#options.maxBufferBytes ?? 8 * 1024 * 1024,
+      maxBuffer: this.#maxBufferBytes,
     });
     const pgid = subprocess.pid;
     let timedOut = false;
@@ -87,6 +89,8 @@ export class CommandRunner {
     let cutPipes: NodeJS.Timeout | undefined;
     if (pgid !== undefined) {
       this.#running.add(pgid);
+      // Whatever the command left behind in its group (daemons leave by setsid) would hold our pipes: end it.
+      subprocess.once("exit", () => killGroup(pgid));
       timer = setTimeout(() => {
         timedOut = true;
         killGroup(pgid);
@@ -106,6 +110,11 @@ export class CommandRunner {
     if (timedOut) {
       throw new TimeoutError(
         `\`${shorten(command)}\` did not finish within ${timeoutSeconds} s; its process group was killed`,
+      );
+    }
+    if (result.isMaxBuffer) {
+      throw new UpstreamError(
+        `\`${shorten(command)}\` printed more than ${this.#maxBufferBytes} bytes on one stream; its output is not used`,
       );
     }
     if (result.exitCode === undefined) {

@@ -22,3 +22,14 @@ export function livingProcessesInGroup(pgid: number): number[] {
   }
   return pids;
 }
+
+/** Whether a process exists and is not a zombie (an exited child no one reaped yet). */
+export function isLiving(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
