@@ -99,6 +99,17 @@ export async function startSwarmingDouble(options: SwarmingDoubleOptions = {}): 
   const script = options.botConfigScript;
   let builds = 0;
 
+  let stopped: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    endClosing();
+    const closed = closeServer(server);
+    // A test double stops at once: in-flight (slow or hanging) downloads are cut.
+    server.closeAllConnections();
+    await closed;
+    store.removeAllListeners();
+    if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+  };
+
   const app = new Koa();
   const double: SwarmingDouble = {
     get url() {
@@ -107,12 +118,9 @@ export async function startSwarmingDouble(options: SwarmingDoubleOptions = {}): 
     get port() {
       return Number(new URL(url).port);
     },
-    async close() {
-      endClosing();
-      await closeServer(server);
-      server.closeAllConnections();
-      store.removeAllListeners();
-      if (ownWorkDir) await rm(workDir, { recursive: true, force: true });
+    close() {
+      stopped ??= stop();
+      return stopped;
     },
     async publishBotCode(source) {
       let zipPath: string;
