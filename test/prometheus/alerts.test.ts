@@ -16,6 +16,7 @@ import { helmBinary, type K8sObject, objectsOfKind, type RuleGroup, renderChart,
 import { type DemoPod, startDemoPod } from "./demo-pod.js";
 import {
   type Dashboard,
+  dashboardsFromConfigMaps,
   flatPanels,
   loadDashboards,
   panelProblems,
@@ -37,6 +38,8 @@ const NODE = "rpi-e2e-node-1";
 const RESTART_DELAY_SECONDS = 25;
 /** The supervisor waits this long before restarting a crashed bot, so BotNotRunning can fire meanwhile. */
 const BOT_RESTART_BACKOFF_SECONDS = 9;
+/** How long one device command may hang before it is killed (the state server's commandTimeoutSeconds). */
+const HUNG_COMMAND_SECONDS = 30;
 const FIRE_TIMEOUT_MS = 60_000;
 const RESOLVE_TIMEOUT_MS = 60_000;
 
@@ -130,8 +133,11 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     const daemonSets = objectsOfKind(objects, "DaemonSet");
     if (podMonitors.length !== 1) throw new Error(`expected one PodMonitor in the render, got ${podMonitors.length}`);
     if (daemonSets.length !== 1) throw new Error(`expected one DaemonSet in the render, got ${daemonSets.length}`);
-    dashboards = loadDashboards(join(ROOT, "chart", "dashboards"));
-    if (dashboards.length === 0) throw new Error("chart/dashboards holds no dashboard JSON");
+    dashboards = dashboardsFromConfigMaps(objects);
+    const files = loadDashboards(join(ROOT, "chart", "dashboards")).map((d) => d.file);
+    if (files.length === 0) throw new Error("chart/dashboards holds no dashboard JSON");
+    // Every dashboard in the chart is shipped (dashboards.enabled in the test values).
+    expect(dashboards.map((d) => d.file)).toEqual(files);
 
     pod = await startDemoPod({
       root: ROOT,
@@ -146,7 +152,8 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
         `--restart-backoff-min-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
         `--restart-backoff-max-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
       ],
-      stateServerArgs: [],
+      // A hung device then holds a probe for this long, so the probes visibly stall.
+      stateServerArgs: [`--command-timeout-seconds=${HUNG_COMMAND_SECONDS}`],
     });
     const demo = pod;
     const daemonSet = daemonSets[0] as K8sObject;
@@ -337,6 +344,46 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     await waitResolved("RpiSwarmingBotCodeDownloadFailing");
   }, 150_000);
 
+  it("fires RpiSwarmingProbesStalled while a hung device holds the probe, and resolves when probes finish again", async () => {
+    await device({ hung: true });
+    const alert = await waitFiring("RpiSwarmingProbesStalled");
+    expect(alert.labels.bot_id).toBe(BOT_ID);
+    await device({ hung: false });
+    // The hung command runs into its time limit first; then probes finish every second again.
+    await waitResolved("RpiSwarmingProbesStalled");
+    await waitResolved("RpiSwarmingDeviceQuarantined");
+  }, 180_000);
+
+  it("fires RpiSwarmingHookErrors when hook requests fail", async () => {
+    const demo = pod as DemoPod;
+    const hookUrl = `http://127.0.0.1:${demo.ports.hook}/get_dimensions`;
+    const threshold = 0.05;
+    // What a hook script that does not match the state server sends: bodies it cannot take (400).
+    let sent = 0;
+    await waitFor(
+      async () => {
+        for (let i = 0; i < 50; i++) {
+          const res = await fetch(hookUrl, {
+            method: "POST",
+            body: "{not json",
+            headers: { "content-type": "application/json" },
+          });
+          expect(res.status).toBe(400);
+          await res.arrayBuffer();
+          sent += 1;
+        }
+        const ratio = await gauge(
+          `sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}",code=~"[45].."}[10m])) / sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}"}[10m]))`,
+        );
+        return { ok: (ratio ?? 0) > 2 * threshold, seen: { ratio, sent } };
+      },
+      { timeoutMs: 60_000, intervalMs: 1_500, what: "the hook error ratio in Prometheus above twice the threshold" },
+    );
+    const alert = await waitFiring("RpiSwarmingHookErrors");
+    expect(Number(alert.value)).toBeGreaterThan(threshold);
+    // Resolving needs the 10-minute rate window of the rule to pass: longer than this test runs.
+  }, 150_000);
+
   it("fires RpiSwarmingTargetDown when the state server is killed, and resolves when it is back", async () => {
     const demo = pod as DemoPod;
     const pid = demo.podProcessPid("state-server");
@@ -375,9 +422,12 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
   it("gives every dashboard panel a title, description and unit, and data for each of its queries", async () => {
     const rangeSeconds = Math.max(60, Math.ceil(Date.now() / 1000 - runStart));
     const problems: string[] = [];
+    let checked = 0;
+    let panels = 0;
     for (const d of dashboards) {
       const vars = await resolveVariables(d, api, { rateInterval: "1m", interval: "15s", rangeSeconds });
       for (const p of flatPanels(d)) {
+        panels += 1;
         const where = `${d.file}: panel ${p.id ?? "?"} "${p.title ?? ""}"`;
         for (const problem of panelProblems(p)) problems.push(`${where}: ${problem}`);
         for (const q of panelQueries(p)) {
@@ -389,7 +439,10 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
           try {
             assertParses(expr, `${where} ${q.refId}`);
             const series = await api.queryRange(expr, rangeSeconds, 2);
-            if (series.length === 0) problems.push(`${where} ${q.refId}: no data for ${expr}`);
+            // A series of NaN only (e.g. a quantile of no observations) shows nothing in Grafana either.
+            const points = series.flatMap((s) => s.values).filter(([, v]) => v !== "NaN");
+            if (points.length === 0) problems.push(`${where} ${q.refId}: no data for ${expr}`);
+            checked += 1;
           } catch (err) {
             problems.push(`${where} ${q.refId}: ${(err as Error).message}`);
           }
@@ -397,5 +450,8 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       }
     }
     expect(problems).toEqual([]);
+    expect(panels).toBeGreaterThan(0);
+    expect(checked).toBeGreaterThanOrEqual(panels);
+    process.stderr.write(`[prometheus e2e] ${panels} dashboard panels, ${checked} queries returned data\n`);
   }, 120_000);
 });

@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { K8sObject } from "./chart.js";
 import type { PromApi } from "./prom-api.js";
 
 export interface DashboardTarget {
@@ -40,6 +41,18 @@ export interface Dashboard {
   uid?: string;
   panels: DashboardPanel[];
   templating?: { list?: TemplateVariable[] };
+}
+
+/** The dashboards as the chart ships them: JSON files inside its Grafana sidecar ConfigMaps. */
+export function dashboardsFromConfigMaps(objects: K8sObject[], label = "grafana_dashboard"): Dashboard[] {
+  const out: Dashboard[] = [];
+  for (const cm of objects.filter((o) => o.kind === "ConfigMap" && o.metadata.labels?.[label] !== undefined)) {
+    for (const [file, text] of Object.entries(cm.data ?? {})) {
+      const raw = JSON.parse(text) as Omit<Dashboard, "file">;
+      out.push({ ...raw, file, panels: raw.panels ?? [] });
+    }
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
 }
 
 export function loadDashboards(dir: string): Dashboard[] {

@@ -79,15 +79,21 @@ export class PromApi {
     return [{ metric: {}, value: data.result as [number, string] }];
   }
 
-  /** Range query over the last `seconds` with `step` seconds resolution; number of series returned. */
-  async queryRange(expr: string, seconds: number, step: number): Promise<{ metric: Record<string, string> }[]> {
+  /** Range query over the last `seconds` with `step` seconds resolution. */
+  async queryRange(
+    expr: string,
+    seconds: number,
+    step: number,
+  ): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
     const end = Date.now() / 1000;
-    return this.get("query_range", {
+    const data = await this.get<{ resultType: string; result: unknown }>("query_range", {
       query: expr,
       start: String(end - seconds),
       end: String(end),
       step: String(step),
     });
+    if (data.resultType !== "matrix") throw new Error(`query_range of ${expr} gave a ${data.resultType}, not a matrix`);
+    return data.result as { metric: Record<string, string>; values: [number, string][] }[];
   }
 
   async series(match: string): Promise<Record<string, string>[]> {
