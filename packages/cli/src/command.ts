@@ -51,7 +51,6 @@ export function toCommander<S extends SettingSpecs>(def: CommandDefinition<S>): 
     let opt: Option;
     if (spec.kind === "boolean") {
       opt = new Option(`--${flag}`, help);
-      cmd.addOption(new Option(`--no-${flag}`, `turn off --${flag}`).hideHelp());
     } else if (spec.kind === "list" || spec.kind === "map") {
       const placeholder = spec.kind === "map" ? "<key=value>" : "<value>";
       opt = new Option(`--${flag} ${placeholder}`, `${help}; repeatable`).argParser(
@@ -62,6 +61,8 @@ export function toCommander<S extends SettingSpecs>(def: CommandDefinition<S>): 
     }
     attr[key] = opt.attributeName();
     cmd.addOption(opt);
+    // After the positive flag: a --no-x defined first would make commander default x to true.
+    if (spec.kind === "boolean") cmd.addOption(new Option(`--no-${flag}`, `turn off --${flag}`).hideHelp());
   }
 
   cmd.action(async (opts: Record<string, unknown>) => {
