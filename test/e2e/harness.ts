@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI_BIN, DOUBLE_MAIN, freePort } from "../../packages/cli/src/demo/pod.js";
+import { CLI_BIN, freePort } from "../../packages/cli/src/demo/pod.js";
 
 export type Json = Record<string, unknown>;
 
@@ -37,9 +37,8 @@ export interface RunningDemo {
 }
 
 export async function startDemo(options: { botId: string; extraArgs: readonly string[] }): Promise<RunningDemo> {
-  for (const built of [join(CLI_BIN, "../../dist/main.js"), DOUBLE_MAIN]) {
-    if (!existsSync(built)) throw new Error(`${built} is missing: build first (npx tsc -b)`);
-  }
+  const built = join(CLI_BIN, "../../dist/main.js");
+  if (!existsSync(built)) throw new Error(`${built} is missing: build first (npx tsc -b)`);
   const workDir = mkdtempSync(join(tmpdir(), "rpi-swarming-e2e-"));
   const ports: DemoPorts = {
     double: await freePort(),

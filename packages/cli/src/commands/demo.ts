@@ -28,6 +28,11 @@ export const demoSettings = {
     z.string().min(1).optional(),
     "directory used as the pod's emptyDir (bot dir s/, shared/, logs/); default a fresh temporary one",
   ),
+  tokenConfig: setting(
+    "string",
+    z.string().min(1).optional(),
+    "OAuth token config ({url, headers}) for a real --swarming-server (default: the image's path; none with the double)",
+  ),
   keepWorkDir: setting("boolean", z.boolean().default(false), "keep the work directory (logs) after stopping"),
   python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
   doublePort: port("port of the local Swarming double"),
@@ -81,6 +86,7 @@ export const demoCommand = defineCommand({
       workDir: config.workDir,
       keepWorkDir: config.keepWorkDir,
       python: config.python,
+      tokenConfig: config.tokenConfig,
       logLevel: config.logLevel,
       pollSeconds: config.pollSeconds,
       probeIntervalSeconds: config.probeIntervalSeconds,
@@ -95,18 +101,20 @@ export const demoCommand = defineCommand({
         simulatedControl: config.simulatedControlPort,
       },
     });
+    let stopping = false;
     for (const proc of [pod.double, pod.stateServer, pod.supervisor]) {
-      proc?.on("exit", (e: { code: number | null; signal: string | null }) =>
-        demoLog.warn({ process: proc.spec.name, code: e.code, signal: e.signal }, "pod process exited"),
-      );
+      proc?.on("exit", (e: { code: number | null; signal: string | null }) => {
+        const fields = { process: proc.spec.name, code: e.code, signal: e.signal };
+        if (stopping) demoLog.info(fields, "pod process exited");
+        else demoLog.warn({ ...fields, restartInSeconds: config.restartDelaySeconds }, "pod process exited by itself");
+      });
     }
 
     const tty = process.stdout.isTTY === true;
     let lastStable = "";
-    let stopped = false;
     const refresh = async () => {
       const snap = await snapshot(pod, config.botId);
-      if (stopped) return;
+      if (stopping) return;
       if (tty) {
         // Redraw in place: home, clear screen.
         process.stdout.write(`\x1b[H\x1b[2J${renderSummary(pod, config.botId, snap, true)}\n`);
@@ -122,7 +130,7 @@ export const demoCommand = defineCommand({
     await refresh();
     const timer = setInterval(() => void refresh(), config.summaryIntervalSeconds * 1000);
     const signal = await stopSignal;
-    stopped = true;
+    stopping = true;
     clearInterval(timer);
     process.stdout.write(`\n${signal}: stopping the pod (the bot gets its shutdown first)...\n`);
     const late = await pod.stop();

@@ -17,7 +17,6 @@ import { killPodProcesses, POD_MARKER_ENV } from "./stragglers.js";
 /** packages/cli/{src,dist}/demo/ → the repository (or install) root. */
 const ROOT = resolve(fileURLToPath(new URL("../../../../", import.meta.url)));
 export const CLI_BIN = join(ROOT, "packages/cli/bin/rpi-swarming.js");
-export const DOUBLE_MAIN = join(ROOT, "packages/cli/dist/demo/double-main.js");
 export const HOOK_SCRIPT = join(ROOT, "packages/swarming-hooks/bot_config.py");
 export const SUDO_DIR = join(ROOT, "images/sudo");
 
@@ -40,6 +39,8 @@ export interface PodOptions {
   readonly keepWorkDir?: boolean;
   readonly ports: PodPorts;
   readonly python: string;
+  /** Token config for every part; default: none with the double, the image's path with a real server. */
+  readonly tokenConfig?: string | undefined;
   readonly hookScript?: string;
   readonly logLevel: string;
   /** Duration of the double's sleep command between polls. */
@@ -157,8 +158,12 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   delete env.RPI_SWARMING_CONFIG;
   // bot_config.py and the supervisor's stateServerUrl both read this.
   env.RPI_SWARMING_STATE_SERVER_URL = hooksUrl;
-  // A file that does not exist: no auth against the double (state server, supervisor and bot_config.py).
-  const tokenConfig = join(workDir, "no-token-config.json");
+  // Default with the double: a file that does not exist, i.e. no auth (state server, supervisor, bot_config.py).
+  const tokenConfig =
+    options.tokenConfig ??
+    (options.swarmingServer
+      ? "/etc/swarming_config/oauth2_access_token_config.json"
+      : join(workDir, "no-token-config.json"));
   env.RPI_SWARMING_TOKEN_CONFIG = tokenConfig;
 
   const node = process.execPath;
@@ -170,11 +175,13 @@ export async function startPod(options: PodOptions): Promise<Pod> {
         name: "swarming-double",
         command: node,
         args: [
-          DOUBLE_MAIN,
-          `--port=${ports.double}`,
+          CLI_BIN,
+          "swarming-double",
+          "--double-host=127.0.0.1",
+          `--double-port=${ports.double}`,
           `--hook-script=${options.hookScript ?? HOOK_SCRIPT}`,
           `--work-dir=${join(workDir, "double")}`,
-          `--sleep-seconds=${options.pollSeconds}`,
+          `--default-sleep-seconds=${options.pollSeconds}`,
           `--log-level=${options.logLevel}`,
         ],
         logFile: join(logDir, "swarming-double.log"),
