@@ -123,7 +123,7 @@ const fleet = [
     "none",
     0,
     0,
-    `sum(rpi_swarming_bot_up{${B}})`,
+    `sum(rpi_swarming_bot_up{${B}}) or vector(0)`,
   ),
   stat(
     "Bots down",
@@ -139,7 +139,7 @@ const fleet = [
     "none",
     8,
     0,
-    `sum(rpi_swarming_task_running{${B}})`,
+    `sum(rpi_swarming_task_running{${B}}) or vector(0)`,
   ),
   stat(
     "Idle",
@@ -275,7 +275,7 @@ const fleet = [
     "none",
     { h: 8, w: 12, x: 0, y: 19 },
     [
-      target(`sum(rpi_swarming_task_running{${B}})`, "busy"),
+      target(`sum(rpi_swarming_task_running{${B}}) or vector(0)`, "busy"),
       target(`count(max by (bot_id) (rpi_swarming_maintenance{${B}}) == 1) or vector(0)`, "maintenance"),
       target(`count(max by (bot_id) (rpi_swarming_quarantined{${B}}) == 1) or vector(0)`, "quarantined"),
       target(`count(rpi_swarming_bot_up{${B}} == 0) or vector(0)`, "down"),
