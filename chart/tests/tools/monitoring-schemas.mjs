@@ -175,6 +175,8 @@ const resource = (kind, spec) => ({
       kind: { type: "string", enum: [kind] },
       metadata: objectMeta,
       spec,
+      // Written by the operator (status subresource), never by charts.
+      status: { type: "object" },
     },
     ["apiVersion", "kind", "metadata", "spec"],
   ),
