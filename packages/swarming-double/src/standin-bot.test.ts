@@ -63,9 +63,9 @@ describe("stand-in bot session", () => {
     await access(join(harness.dir, "swarming_bot.1.zip"));
     await access(join(harness.dir, "swarming.lck"));
     await expect(access(join(harness.dir, "junk.txt"))).rejects.toThrow();
-    expect(await readFile(join(harness.dir, "logs", "swarming_bot.log"), "utf8")).toMatch(
-      /standin .*handshake|starting/,
-    );
+    expect(await readFile(join(harness.dir, "logs", "swarming_bot.log"), "utf8")).toMatch(/standin \d+: stand-in bot/);
+    expect(await readFile(join(harness.dir, "logs", "bot_config.log"), "utf8")).toMatch(/fixture hook: handshake done/);
+    expect(await readFile(join(harness.root, "swarming_bot_init.log"), "utf8")).toMatch(/standin pid \d+: start_bot/);
     const seen = double.requests().filter((r) => r.botId === BOT);
     expect(seen.every((r) => r.userAgent?.startsWith("swarming_bot/"))).toBe(true);
 

@@ -66,6 +66,7 @@ export async function botHarness(zipPath: string, botId = "standin-test-1"): Pro
           ...process.env,
           PATH: `${SUDO_DIR}:${process.env.PATH ?? ""}`,
           HOME: root,
+          TMPDIR: root,
           SWARMING_BOT_ID: botId,
           SWARMING_EXTERNAL_BOT_SETUP: "1",
           STANDIN_FIXTURE_CONTROL: controlFile,

@@ -7,6 +7,7 @@ as one line to $STANDIN_FIXTURE_CALLS.
 """
 
 import json
+import logging
 import os
 import time
 
@@ -71,6 +72,7 @@ def on_bot_startup(bot):
 
 def on_handshake(bot):
     _called("on_handshake")
+    logging.getLogger(__name__).info("fixture hook: handshake done for %s", bot.id)
 
 
 def on_before_poll(bot):

@@ -7,6 +7,8 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
+import time
 
 from standin_bot import LABEL
 
@@ -73,6 +75,14 @@ def clean_directory(base_dir):
     return removed
 
 
+def _from_hook_script(record):
+    return (
+        record.name.startswith("bot_config")
+        or record.pathname.endswith("/config/bot_config.py")
+        or record.pathname.startswith("<server>/")
+    )
+
+
 def setup_logging(base_dir):
     logs = os.path.join(base_dir, "logs")
     os.makedirs(logs, exist_ok=True)
@@ -84,6 +94,21 @@ def setup_logging(base_dir):
     fh = logging.FileHandler(os.path.join(logs, "swarming_bot.log"))
     fh.setFormatter(fmt)
     root.addHandler(fh)
+    # What the hook scripts (config/bot_config.py, or the server's) log also goes to logs/bot_config.log.
+    hf = logging.FileHandler(os.path.join(logs, "bot_config.log"))
+    hf.setFormatter(fmt)
+    hf.addFilter(_from_hook_script)
+    root.addHandler(hf)
     sh = logging.StreamHandler(sys.stderr)
     sh.setFormatter(fmt)
     root.addHandler(sh)
+
+
+def note_start(command, zip_path):
+    """One line in $TMPDIR/swarming_bot_init.log per start, before anything else can fail."""
+    path = os.path.join(tempfile.gettempdir(), "swarming_bot_init.log")
+    try:
+        with open(path, "a") as f:
+            f.write("%s %s pid %d: %s %s\n" % (time.strftime("%Y-%m-%d %H:%M:%S"), LABEL, os.getpid(), command, zip_path))
+    except OSError:
+        pass

@@ -102,6 +102,8 @@ def main(zip_path, args):
     if command not in COMMANDS:
         sys.stderr.write("stand-in bot (%s): unknown command %r; commands: %s\n" % (LABEL, command, ", ".join(COMMANDS)))
         return 2
+    if command in ("start_bot", "start_slave"):
+        botdir.note_start(command, zip_path)
     if command in ("start_bot", "start_slave") and os.path.basename(zip_path) == "swarming_bot.zip":
         _copy_to_primary(zip_path, [command] + list(args[1:]))
     if command == "version":
