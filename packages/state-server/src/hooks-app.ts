@@ -44,6 +44,7 @@ const HOOKS = new Set([
   "on_after_task",
   "on_bot_shutdown",
   "status",
+  "reboot_device",
 ]);
 
 const MAX_VERSION_CHARS = 200;
@@ -52,6 +53,7 @@ const dimensionsBody = z.record(z.string(), z.array(z.string(), "each dimension 
 const objectBody = z.record(z.string(), z.unknown());
 const idleBody = z.object({ since_last_action_s: z.number().nonnegative().optional() }).loose();
 const beforeTaskBody = z.object({ task_id: z.string().max(256).optional() }).loose();
+const rebootBody = z.object({ reason: z.string().max(1000).optional() }).loose();
 const afterTaskBody = z
   .object({
     failure: z.boolean().optional(),
@@ -197,6 +199,13 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     await body(ctx, objectBody);
     seen();
     monitor.botShutdown();
+    ctx.body = { ok: true };
+  });
+
+  // Not a hook: the supervisor calls it when the bot asks for a host reboot.
+  router.post("/reboot_device", async (ctx) => {
+    const b = await body(ctx, rebootBody);
+    await monitor.rebootDevice(b.reason);
     ctx.body = { ok: true };
   });
 

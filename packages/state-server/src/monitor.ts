@@ -1,4 +1,4 @@
-import type { Logger } from "@rpi-swarming/core";
+import { ConflictError, InvalidInputError, type Logger } from "@rpi-swarming/core";
 import {
   type DeviceDriver,
   type DeviceKind,
@@ -157,13 +157,16 @@ export class DeviceMonitor {
   }
 
   private async runCycle(): Promise<void> {
+    const rebootBefore = this.snap.reboot;
     let result = await this.probeWithWatchdog();
     if (this.stopped) return;
     this.countProbe(result);
     let { reboot, recoveryTried } = this.snap;
     const answered = result.device !== undefined && result.problem === undefined;
 
-    if (reboot) {
+    if (reboot && reboot !== rebootBefore) {
+      // The reboot began while this probe ran: its answer predates the reboot and proves nothing.
+    } else if (reboot) {
       if (answered) {
         const seconds = Math.round((this.now() - reboot.startedAt) / 1000);
         this.log.info({ cause: reboot.cause, seconds }, "device answered after reboot");
@@ -264,24 +267,41 @@ export class DeviceMonitor {
       void this.probeNow();
       return false;
     }
-    this.update({
-      taskRunning: false,
-      taskId: null,
-      reboot: { cause: "after_task", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds },
-    });
-    void this.opts.driver.recover("reboot").then(
-      () => {
-        this.log.info({}, "device reboot after task started");
-        void this.probeNow();
-      },
-      (err: unknown) => {
-        this.log.error({ err }, "device reboot after task failed");
-        this.opts.metrics.deviceReboots.inc({ cause: "after_task", result: "failure" });
-        this.update({ reboot: undefined });
-        void this.probeNow();
-      },
-    );
+    this.update({ taskRunning: false, taskId: null });
+    void this.reboot("after_task").catch(() => undefined);
     return true;
+  }
+
+  /**
+   * Reboots the device now (the supervisor asks when the bot wants a host
+   * reboot). Refused while a task runs or for a host without a device;
+   * resolves once the reboot has started.
+   */
+  async rebootDevice(reason: string | undefined): Promise<void> {
+    if (this.opts.kind === "none") throw new InvalidInputError("there is no device to reboot (device none)");
+    if (this.snap.taskRunning)
+      throw new ConflictError(
+        `a task is running (${this.snap.taskId ?? "no id"}); the device is not rebooted under it`,
+      );
+    this.log.info({ reason }, "device reboot requested");
+    if (this.snap.reboot) return;
+    await this.reboot("requested");
+  }
+
+  /** Starts a reboot: maintenance `rebooting` at once, probed until the device is back or the time is up. */
+  private async reboot(cause: RebootStatus["cause"]): Promise<void> {
+    this.update({ reboot: { cause, startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds } });
+    try {
+      await this.opts.driver.recover("reboot");
+      this.log.info({ cause }, "device reboot started");
+    } catch (err) {
+      this.log.error({ err, cause }, "device reboot failed");
+      this.opts.metrics.deviceReboots.inc({ cause, result: "failure" });
+      this.update({ reboot: undefined });
+      throw err;
+    } finally {
+      void this.probeNow();
+    }
   }
 
   /** on_bot_shutdown: whatever task there was is over (no reboot: the bot is going away). */

@@ -274,6 +274,32 @@ describe("state server with the simulated device", () => {
     );
   });
 
+  it("reboots the device when the supervisor asks, but never under a task", async () => {
+    await start({ simulated: ["rebootSeconds=0.3"] });
+    await server?.monitor.probeNow();
+    await json("/on_before_task", { task_id: "t-9" });
+    const refused = await post("/reboot_device", { reason: "bot asked for a host reboot" });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: "ConflictError", message: expect.stringContaining("t-9") });
+    await json("/on_after_task");
+    expect(await json("/reboot_device", { reason: "bot asked for a host reboot" })).toEqual({ ok: true });
+    expect((await json("/get_state")).maintenance).toMatch(/^Rebooting simulated device SIMULATED0001 on request/);
+    const condition = (await (await fetch((server?.driver as SimulatedDriver).controlUrl as string)).json()) as {
+      rebooting: boolean;
+    };
+    expect(condition.rebooting).toBe(true);
+    await new Promise((r) => setTimeout(r, 350));
+    await server?.monitor.probeNow();
+    expect(await json("/get_state")).not.toHaveProperty("maintenance");
+  });
+
+  it("refuses to reboot when there is no device", async () => {
+    await start({ device: "none" });
+    const res = await post("/reboot_device", {});
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toContain("no device");
+  });
+
   it("quarantines a device that does not come back within rebootTimeoutSeconds", async () => {
     const driver = new ScriptedDriver();
     await start({ device: "android", rebootAfterTask: true, rebootTimeoutSeconds: "0.2" }, { driver });

@@ -49,7 +49,8 @@ export interface OperatorMessage {
 }
 
 export interface RebootStatus {
-  readonly cause: "after_task" | "recovery";
+  /** after_task: rebootAfterTask; recovery: the recovery ladder; requested: POST /reboot_device. */
+  readonly cause: "after_task" | "recovery" | "requested";
   /** ms since the epoch. */
   readonly startedAt: number;
   readonly timeoutSeconds: number;
@@ -151,7 +152,7 @@ export function evaluateHealth(input: HealthInput): Health {
 
   if (reboot) {
     const waited = (input.now - reboot.startedAt) / 1000;
-    const why = reboot.cause === "after_task" ? "after a task" : "to recover it";
+    const why = { after_task: "after a task", recovery: "to recover it", requested: "on request" }[reboot.cause];
     if (waited <= reboot.timeoutSeconds) {
       maintenance.push({
         reason: "rebooting",
