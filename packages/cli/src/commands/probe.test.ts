@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { spawnCli } from "../__fixtures__/spawn-cli.js";
 
@@ -43,6 +46,18 @@ describe("rpi-swarming probe", () => {
     expect(out.dimensions.device_type).toEqual(["sargo"]);
     expect(out.state.maintenance).toBe("Battery low: 10% < 30%");
     expect(r.stderr).toContain("the simulated device is maintenance:\n  battery_low: Battery low: 10% < 30%");
+  });
+
+  it("honours operator maintenance files, as the state server does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rpi-probe-m-"));
+    try {
+      writeFileSync(join(dir, "probe-bot"), "Moving to rack 4\n");
+      const r = await probe(["--device=none", `--maintenance-dir=${dir}`]);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).state.maintenance).toBe(`Moving to rack 4 (operator, ${join(dir, "probe-bot")})`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("quarantines an android device when adb is not installed", async () => {

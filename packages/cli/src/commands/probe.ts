@@ -1,13 +1,6 @@
 import { createLogger } from "@rpi-swarming/core";
-import {
-  createDriver,
-  deviceSettings,
-  evaluateHealth,
-  healthSettings,
-  resolveThresholds,
-  staticAttributeSettings,
-} from "@rpi-swarming/devices";
-import { buildDimensions, buildState } from "@rpi-swarming/state-server";
+import { createDriver, evaluateHealth, resolveThresholds } from "@rpi-swarming/devices";
+import { buildDimensions, buildState, MaintenanceWatcher, stateServerSettings } from "@rpi-swarming/state-server";
 import { defineCommand } from "../command.js";
 
 /**
@@ -17,13 +10,21 @@ import { defineCommand } from "../command.js";
 export const probeCommand = defineCommand({
   name: "probe",
   summary: "probe the device once and print its dimensions and state as JSON; exit 1 when it is not healthy",
-  settings: { ...deviceSettings, ...healthSettings, ...staticAttributeSettings },
+  // The state server's settings, so one config file serves both; the network ones are unused here.
+  settings: stateServerSettings,
   async run(config) {
     // stdout carries the JSON alone, so logs go to stderr.
     const log = createLogger({ level: config.logLevel, stream: process.stderr }).child({ command: "probe" });
     // A free control port: a running state server may hold the default one.
     const driver = await createDriver({ ...config, simulatedControlPort: 0 }, { log });
     try {
+      const maintenance = new MaintenanceWatcher({
+        dir: config.maintenanceDir,
+        botId: config.botId,
+        log,
+        onChange: () => {},
+      });
+      await maintenance.refresh();
       const probe = await driver.probe();
       const deviceDimensions = probe.device?.dimensions ?? {};
       const health = evaluateHealth({
@@ -31,7 +32,7 @@ export const probeCommand = defineCommand({
         probe,
         thresholds: resolveThresholds(config, config.thresholdsByDeviceType, deviceDimensions.device_type ?? []),
         previous: undefined,
-        operatorMessages: [],
+        operatorMessages: maintenance.messages,
         reboot: undefined,
         recoveryTried: [],
         now: Date.now(),
