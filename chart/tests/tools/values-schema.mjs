@@ -84,6 +84,7 @@ const podProps = {
   }),
   usbmuxd: obj("usbmuxd sidecar for iOS devices", {
     enabled: bool("run it"),
+    lockdownHostPath: str("host directory of the pairing records; empty keeps them in the pod"),
     resources: k8sObject("its resources"),
   }),
   securityMode: str("privileged, usb or custom", { enum: ["privileged", "usb", "custom"] }),
