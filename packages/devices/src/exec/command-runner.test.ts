@@ -39,15 +39,15 @@ describe("CommandRunner", () => {
     const dir = mkdtempSync(join(tmpdir(), "runner-"));
     dirs.push(dir);
     const pidFile = join(dir, "pids");
-    const runner = new CommandRunner({ timeoutSeconds: 0.5 });
+    const runner = new CommandRunner({ timeoutSeconds: 1.5 });
     const started = performance.now();
     // The shell and its two sleeping children share one group; a background child holds stdout open too.
     const script = `sleep 100 & a=$!; sleep 100 & echo "$$ $a $!" > ${pidFile}; wait`;
     const err = await runner.run("sh", ["-c", script]).catch((e: unknown) => e);
     const elapsed = (performance.now() - started) / 1000;
     expect(err).toBeInstanceOf(TimeoutError);
-    expect((err as Error).message).toMatch(/did not finish within 0.5 s; its process group was killed/);
-    expect(elapsed).toBeLessThan(3);
+    expect((err as Error).message).toMatch(/did not finish within 1.5 s; its process group was killed/);
+    expect(elapsed).toBeLessThan(5);
     const [shell = 0, ...children] = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
     expect(children).toHaveLength(2);
     expect(livingProcessesInGroup(shell)).toEqual([]);

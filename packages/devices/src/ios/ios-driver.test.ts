@@ -130,7 +130,7 @@ describe("IosDriver with the fake libimobiledevice tools", () => {
   });
 
   it("kills a hung ideviceinfo with its process group", async () => {
-    const { fake, driver } = setup({ commandTimeoutSeconds: 0.4 });
+    const { fake, driver } = setup({ commandTimeoutSeconds: 1.5 });
     fake.devices([[IPHONE8, "iphone8-13"]]).set("hang", "ideviceinfo");
     const { problem } = await driver.probe();
     expect(problem).toMatchObject({ code: "probe_failed", timedOut: true, serial: IPHONE8 });
