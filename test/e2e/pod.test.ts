@@ -78,6 +78,10 @@ describe("the pod on one machine", () => {
     expect(s.bot_version).toBe(double.currentVersion);
     expect(seen.version).toBe(double.currentVersion);
     expect((await getJson(demo.supervisorHealth)).bot_running).toBe(true);
+    // The demo's summary says the same.
+    await waitFor("the summary", () => /bot {11}running, version/.test(demo.output()));
+    expect(demo.output()).toContain("health        ok");
+    expect(demo.output()).toContain(`double /bots           ${demo.double}/bots`);
   });
 
   it("quarantines the bot while the device is missing", async () => {
