@@ -174,7 +174,7 @@ describe("state server with the simulated device", () => {
 
     const types = await post("/get_dimensions", { pool: "Skia" });
     expect(types.status).toBe(400);
-    expect((await types.json()).message).toContain("body.pool");
+    expect(((await types.json()) as Record<string, unknown>).message).toContain("body.pool");
 
     const notObject = await post("/get_state", [1, 2]);
     expect(notObject.status).toBe(400);
@@ -189,7 +189,7 @@ describe("state server with the simulated device", () => {
 
     const method = await fetch(`${server?.hookUrl}/get_dimensions`);
     expect(method.status).toBe(405);
-    expect((await method.json()).error).toBeTruthy();
+    expect(((await method.json()) as Record<string, unknown>).error).toBeTruthy();
     expect((await fetch(`${server?.hookUrl}/on_after_task`, { method: "PUT" })).status).toBe(405);
 
     expect((await post("/on_before_task", { task_id: 42 })).status).toBe(400);
@@ -297,7 +297,7 @@ describe("state server with the simulated device", () => {
     await start({ device: "none" });
     const res = await post("/reboot_device", {});
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toContain("no device");
+    expect(((await res.json()) as Record<string, unknown>).message).toContain("no device");
   });
 
   it("quarantines a device that does not come back within rebootTimeoutSeconds", async () => {

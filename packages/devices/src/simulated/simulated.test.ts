@@ -166,10 +166,10 @@ describe("SimulatedDriver", () => {
     });
     expect(set.status).toBe(200);
     expect(await set.json()).toMatchObject({ simulated: true, batteryRatio: 0.1 });
-    expect((await (await fetch(url)).json()).batteryRatio).toBe(0.1);
+    expect(((await (await fetch(url)).json()) as Record<string, unknown>).batteryRatio).toBe(0.1);
     const bad = await fetch(url, { method: "POST", body: JSON.stringify({ batteryRatio: "low", foo: 1 }) });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).message).toMatch(/batteryRatio.*foo|foo.*batteryRatio/s);
+    expect(((await bad.json()) as Record<string, unknown>).message).toMatch(/batteryRatio.*foo|foo.*batteryRatio/s);
     expect((await fetch(url, { method: "POST", body: "{" })).status).toBe(400);
     expect((await fetch(url.replace("/control", "/nope"))).status).toBe(404);
     expect((await fetch(url, { method: "DELETE" })).status).toBe(405);
