@@ -108,7 +108,7 @@ export class AndroidDriver implements DeviceDriver {
     let revived: DeviceProblem | undefined;
     if ("entry" in choice && choice.entry.state === "offline") {
       const { serial } = choice.entry;
-      this.#log.info({ serial }, "device offline; running adb reconnect offline");
+      this.#log.debug({ serial }, "device offline; running adb reconnect offline");
       await this.#adb(["reconnect", "offline"]);
       await sleep(this.#options.reconnectSettleMs ?? 1000);
       entries = await this.#listDevices();
