@@ -11,7 +11,8 @@ export function buildDimensions(
   staticDimensions: Dimensions,
   snapshot: Pick<Snapshot, "probe" | "deviceDimensions">,
 ): MergedDimensions {
-  const answering = snapshot.probe?.device !== undefined && snapshot.probe.problem === undefined;
+  // A probe may carry a device and a note (e.g. it was offline and reconnect revived it): it answered.
+  const answering = snapshot.probe?.device !== undefined;
   const device = { ...snapshot.deviceDimensions };
   if (!answering) for (const key of PRESENCE_KEYS) delete device[key];
   return mergeDimensions(botId, botDimensions, staticDimensions, device);

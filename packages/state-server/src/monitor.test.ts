@@ -98,6 +98,19 @@ describe("DeviceMonitor recovery ladder", () => {
     await monitor.stop();
   });
 
+  it("counts a device that answered with a note (reconnect revived it) as up, with no ladder", async () => {
+    const { driver, monitor, metric } = setup();
+    driver.next = () => ({
+      ...healthy(),
+      problem: { code: "offline", message: "was offline; adb reconnect revived it" },
+    });
+    await monitor.probeNow();
+    expect(driver.actions).toEqual([]);
+    expect(monitor.snapshot.health.status).toBe("ok");
+    expect(await metric("rpi_swarming_device_up")).toContain('rpi_swarming_device_up{bot_id="m-bot"} 1');
+    await monitor.stop();
+  });
+
   it("does not try to cure what needs a person", async () => {
     const { driver, monitor } = setup();
     driver.next = () => failing("unauthorized");

@@ -162,7 +162,8 @@ export class DeviceMonitor {
     if (this.stopped) return;
     this.countProbe(result);
     let { reboot, recoveryTried } = this.snap;
-    const answered = result.device !== undefined && result.problem === undefined;
+    // A device in the result answered, even with a note such as "was offline, reconnect helped".
+    const answered = result.device !== undefined;
 
     if (reboot && reboot !== rebootBefore) {
       // The reboot began while this probe ran: its answer predates the reboot and proves nothing.
@@ -204,7 +205,7 @@ export class DeviceMonitor {
           reboot = { cause: "recovery", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
         } else if (after) {
           result = after;
-          if (after.device && !after.problem) recoveryTried = [];
+          if (after.device) recoveryTried = [];
         }
       }
     }
@@ -228,7 +229,7 @@ export class DeviceMonitor {
     if (step === "reboot") return "rebooting";
     const after = await this.probeWithWatchdog();
     this.countProbe(after);
-    const ok = after.device !== undefined && after.problem === undefined;
+    const ok = after.device !== undefined;
     metrics.recoveryActions.inc({ action: step, result: ok ? "success" : "failure" });
     this.log.info({ step, ok, problem: after.problem }, "recovery step done");
     return after;
@@ -352,7 +353,7 @@ export class DeviceMonitor {
     const { probe, taskRunning, deviceDimensions } = this.snap;
     m.taskRunning.set(taskRunning ? 1 : 0);
     const device = probe?.device;
-    m.deviceUp.set(device && !probe?.problem ? 1 : 0);
+    m.deviceUp.set(device ? 1 : 0);
     m.deviceInfo.reset();
     m.deviceInfo.set(
       {
