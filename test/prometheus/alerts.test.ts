@@ -100,6 +100,20 @@ async function device(patch: Record<string, unknown>): Promise<void> {
   await (pod as DemoPod).post((pod as DemoPod).urls.control, patch);
 }
 
+/** Injects a device fault, runs `whileFaulty`, and always takes the fault away again (so one failure does not cascade). */
+async function withDeviceFault(
+  fault: Record<string, unknown>,
+  repair: Record<string, unknown>,
+  whileFaulty: () => Promise<void>,
+): Promise<void> {
+  await device(fault);
+  try {
+    await whileFaulty();
+  } finally {
+    await device(repair);
+  }
+}
+
 function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   for (const line of markdown.split("\n")) {
@@ -201,7 +215,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
         const t = await api.targets();
         return { ok: t.length === 2 && t.every((x) => x.health === "up"), seen: t };
       },
-      { timeoutMs: 30_000, what: "both targets up" },
+      { timeoutMs: 45_000, what: "both targets up" },
     );
     const labels = seen.map((t) => t.labels).sort((a, b) => (a.container ?? "").localeCompare(b.container ?? ""));
     expect(labels.map((l) => [l.container, l.endpoint])).toEqual([
@@ -215,7 +229,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     // bot_id comes from the processes themselves.
     expect(await gauge(`count(up{job="rpi-swarming"} == 1)`)).toBe(2);
     expect(await gauge(`count(count by (bot_id) ({__name__=~"rpi_swarming_.+", bot_id="${BOT_ID}"}))`)).toBe(1);
-  });
+  }, 60_000);
 
   it("loads every alert of the chart's PrometheusRule, each linking to its runbook section", async () => {
     const names = alertNames();
@@ -258,41 +272,41 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
   }, 90_000);
 
   it("fires RpiSwarmingBatteryLow when the battery drains, and resolves when it is charged", async () => {
-    await device({ batteryRatio: 0.05, charging: false });
-    const alert = await waitFiring("RpiSwarmingBatteryLow");
-    expect(alert.labels).toMatchObject({ bot_id: BOT_ID, severity: "warning" });
-    // Maintenance for any reason that lasts also says so.
-    await waitFiring(
-      "RpiSwarmingMaintenanceTooLong",
-      (a) => a.labels.bot_id === BOT_ID && a.labels.reason === "battery_low",
-    );
-    await device({ batteryRatio: 0.95 });
+    await withDeviceFault({ batteryRatio: 0.05, charging: false }, { batteryRatio: 0.95 }, async () => {
+      const alert = await waitFiring("RpiSwarmingBatteryLow");
+      expect(alert.labels).toMatchObject({ bot_id: BOT_ID, severity: "warning" });
+      // Maintenance for any reason that lasts also says so.
+      await waitFiring(
+        "RpiSwarmingMaintenanceTooLong",
+        (a) => a.labels.bot_id === BOT_ID && a.labels.reason === "battery_low",
+      );
+    });
     await waitResolved("RpiSwarmingBatteryLow");
     await waitResolved("RpiSwarmingMaintenanceTooLong");
   }, 150_000);
 
   it("fires RpiSwarmingDeviceTooHot when the device overheats, and resolves when it cools", async () => {
-    await device({ cpuTemperatureCelsius: 48 });
-    const alert = await waitFiring("RpiSwarmingDeviceTooHot");
-    expect(alert.labels.bot_id).toBe(BOT_ID);
-    await device({ cpuTemperatureCelsius: 30 });
+    await withDeviceFault({ cpuTemperatureCelsius: 48 }, { cpuTemperatureCelsius: 30 }, async () => {
+      const alert = await waitFiring("RpiSwarmingDeviceTooHot");
+      expect(alert.labels.bot_id).toBe(BOT_ID);
+    });
     await waitResolved("RpiSwarmingDeviceTooHot");
   }, 150_000);
 
   it("fires RpiSwarmingDeviceMissing when the device is unplugged, and resolves when it is back", async () => {
-    await device({ unplugged: true });
-    const alert = await waitFiring("RpiSwarmingDeviceMissing");
-    expect(alert.labels.bot_id).toBe(BOT_ID);
-    expect(await gauge(`rpi_swarming_device_up{bot_id="${BOT_ID}"}`)).toBe(0);
-    await device({ unplugged: false });
+    await withDeviceFault({ unplugged: true }, { unplugged: false }, async () => {
+      const alert = await waitFiring("RpiSwarmingDeviceMissing");
+      expect(alert.labels.bot_id).toBe(BOT_ID);
+      expect(await gauge(`rpi_swarming_device_up{bot_id="${BOT_ID}"}`)).toBe(0);
+    });
     await waitResolved("RpiSwarmingDeviceMissing");
   }, 150_000);
 
   it("fires RpiSwarmingDeviceQuarantined with the reason when the device refuses the adb key", async () => {
-    await device({ unauthorized: true });
-    const alert = await waitFiring("RpiSwarmingDeviceQuarantined", (a) => a.labels.bot_id === BOT_ID);
-    expect(alert.labels.reason).toBe("unauthorized");
-    await device({ unauthorized: false });
+    await withDeviceFault({ unauthorized: true }, { unauthorized: false }, async () => {
+      const alert = await waitFiring("RpiSwarmingDeviceQuarantined");
+      expect(alert.labels.reason).toBe("unauthorized");
+    });
     await waitResolved("RpiSwarmingDeviceQuarantined");
   }, 150_000);
 
@@ -328,27 +342,30 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
   it("fires RpiSwarmingBotCodeDownloadFailing while the server fails bot code downloads, and resolves after one succeeds", async () => {
     const demo = pod as DemoPod;
     await demo.post(`${demo.urls.double}/_double/faults`, { mode: "status", status: 503, on: "download" });
-    // New code on the server makes the supervisor's next update check download it (and fail).
-    await demo.post(`${demo.urls.double}/_double/publish`, {
-      standIn: {
-        hookScript: join(ROOT, "packages", "swarming-hooks", "bot_config.py"),
-        extraFiles: { "e2e-version.txt": `prometheus e2e ${Date.now()}` },
-      },
-    });
-    const alert = await waitFiring("RpiSwarmingBotCodeDownloadFailing");
-    expect(alert.labels.bot_id).toBe(BOT_ID);
-    expect(
-      await gauge(`sum(rpi_swarming_bot_code_downloads_total{bot_id="${BOT_ID}",result="http_error"})`),
-    ).toBeGreaterThan(0);
-    await demo.post(`${demo.urls.double}/_double/faults`, { mode: "none" });
+    try {
+      // New code on the server makes the supervisor's next update check download it (and fail).
+      await demo.post(`${demo.urls.double}/_double/publish`, {
+        standIn: {
+          hookScript: join(ROOT, "packages", "swarming-hooks", "bot_config.py"),
+          extraFiles: { "e2e-version.txt": `prometheus e2e ${Date.now()}` },
+        },
+      });
+      const alert = await waitFiring("RpiSwarmingBotCodeDownloadFailing");
+      expect(alert.labels.bot_id).toBe(BOT_ID);
+      expect(
+        await gauge(`sum(rpi_swarming_bot_code_downloads_total{bot_id="${BOT_ID}",result="http_error"})`),
+      ).toBeGreaterThan(0);
+    } finally {
+      await demo.post(`${demo.urls.double}/_double/faults`, { mode: "none" });
+    }
     await waitResolved("RpiSwarmingBotCodeDownloadFailing");
   }, 150_000);
 
   it("fires RpiSwarmingProbesStalled while a hung device holds the probe, and resolves when probes finish again", async () => {
-    await device({ hung: true });
-    const alert = await waitFiring("RpiSwarmingProbesStalled");
-    expect(alert.labels.bot_id).toBe(BOT_ID);
-    await device({ hung: false });
+    await withDeviceFault({ hung: true }, { hung: false }, async () => {
+      const alert = await waitFiring("RpiSwarmingProbesStalled");
+      expect(alert.labels.bot_id).toBe(BOT_ID);
+    });
     // The hung command runs into its time limit first; then probes finish every second again.
     await waitResolved("RpiSwarmingProbesStalled");
     await waitResolved("RpiSwarmingDeviceQuarantined");
@@ -417,7 +434,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       if (series.length === 0) missing.push(`${metric} (used by ${[...new Set(where)].join(", ")})`);
     }
     expect(missing).toEqual([]);
-  });
+  }, 60_000);
 
   it("gives every dashboard panel a title, description and unit, and data for each of its queries", async () => {
     const rangeSeconds = Math.max(60, Math.ceil(Date.now() / 1000 - runStart));
