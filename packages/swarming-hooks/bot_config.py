@@ -146,14 +146,21 @@ def _call(bot, hook, method="POST", body=None):
 # --- The bot's own view of the machine -----------------------------------------
 
 
-def _os_utilities():
-    """The stock helpers; importable only inside the real Swarming bot."""
-    try:
-        from api import os_utilities  # type: ignore[import-not-found]
+_NOT_LOADED = object()
+_os_utilities_module = _NOT_LOADED
 
-        return os_utilities
-    except Exception:
-        return None
+
+def _os_utilities():
+    """The stock helpers; importable only inside the real Swarming bot. Looked up once."""
+    global _os_utilities_module
+    if _os_utilities_module is _NOT_LOADED:
+        try:
+            from api import os_utilities  # type: ignore[import-not-found]
+
+            _os_utilities_module = os_utilities
+        except Exception:
+            _os_utilities_module = None
+    return _os_utilities_module
 
 
 def _minimal_dimensions(bot):
