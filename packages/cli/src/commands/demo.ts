@@ -132,8 +132,16 @@ export const demoCommand = defineCommand({
     const signal = await stopSignal;
     stopping = true;
     clearInterval(timer);
-    process.stdout.write(`\n${signal}: stopping the pod (the bot gets its shutdown first)...\n`);
+    process.stdout.write(`\n${signal}: stopping the pod (the bot gets its shutdown first; again to kill it now)...\n`);
+    const hurry = (again: NodeJS.Signals) => {
+      demoLog.warn({ signal: again }, "second signal: killing every pod process now");
+      pod.kill();
+    };
+    process.on("SIGINT", hurry);
+    process.on("SIGTERM", hurry);
     const late = await pod.stop();
+    process.off("SIGINT", hurry);
+    process.off("SIGTERM", hurry);
     if (late.length > 0) demoLog.warn({ pids: late }, "killed pod processes that outlived their parents");
     const left = podProcesses(pod.id);
     if (left.length > 0) {

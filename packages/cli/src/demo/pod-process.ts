@@ -102,11 +102,16 @@ export class PodProcess extends EventEmitter {
     return this.exitedPromise;
   }
 
-  /** SIGTERM to the group, SIGKILL after the grace time; no restart afterwards. */
-  async stop(): Promise<void> {
+  /** No restart after the next exit (nor a pending one). */
+  stopWithoutRestart(): void {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+  }
+
+  /** SIGTERM to the group, SIGKILL after the grace time; no restart afterwards. */
+  async stop(): Promise<void> {
+    this.stopWithoutRestart();
     const pid = this.child?.pid;
     if (pid === undefined) return;
     if (this.running) {

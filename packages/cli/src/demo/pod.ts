@@ -82,6 +82,8 @@ export interface Pod {
   readonly supervisor: PodProcess;
   /** Stops every process (supervisor first, so the bot gets its shutdown); returns pids that had to be killed late. */
   stop(): Promise<number[]>;
+  /** SIGKILLs every process of the pod at once (a second Ctrl-C); stop() then returns quickly. */
+  kill(): void;
 }
 
 /** A port the kernel just handed out on 127.0.0.1, released again so a child can bind it. */
@@ -210,8 +212,8 @@ export async function startPod(options: PodOptions): Promise<Pod> {
   });
   const supervisor = new PodProcess({
     ...common,
-    // The bot gets its shutdownGraceSeconds first.
-    stopGraceMs: 60_000,
+    // The bot gets its shutdownGraceSeconds (30, below) first.
+    stopGraceMs: 45_000,
     name: "supervisor",
     command: node,
     args: [
@@ -227,12 +229,21 @@ export async function startPod(options: PodOptions): Promise<Pod> {
       `--metrics-port=${ports.supervisorMetrics}`,
       `--state-server-url=${hooksUrl}`,
       `--sudo-dir=${SUDO_DIR}`,
+      "--shutdown-grace-seconds=30",
       `--log-level=${options.logLevel}`,
+      // Later flags win, so these can override the ones above.
       ...(options.supervisorArgs ?? []),
     ],
     logFile: join(logDir, "supervisor.log"),
   });
 
+  const kill = (): void => {
+    for (const p of [supervisor, stateServer, double]) {
+      p?.stopWithoutRestart();
+      p?.signal("SIGKILL");
+    }
+    killPodProcesses(id);
+  };
   const stop = async (): Promise<number[]> => {
     await supervisor.stop();
     await Promise.all([stateServer.stop(), double?.stop()]);
@@ -267,5 +278,6 @@ export async function startPod(options: PodOptions): Promise<Pod> {
     stateServer,
     supervisor,
     stop,
+    kill,
   };
 }
