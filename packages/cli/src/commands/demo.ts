@@ -129,7 +129,9 @@ export const demoCommand = defineCommand({
     };
     await refresh();
     const timer = setInterval(() => void refresh(), config.summaryIntervalSeconds * 1000);
-    const signal = await stopSignal;
+    // A closed terminal (SIGHUP) must not leave the pod's processes behind either.
+    const hangup = new Promise<NodeJS.Signals>((resolve) => process.once("SIGHUP", () => resolve("SIGHUP")));
+    const signal = await Promise.race([stopSignal, hangup]);
     stopping = true;
     clearInterval(timer);
     process.stdout.write(`\n${signal}: stopping the pod (the bot gets its shutdown first; again to kill it now)...\n`);

@@ -53,10 +53,10 @@ const short = (v: unknown): string => (str(v) ? `${(v as string).slice(0, 12)}â€
 
 function formatDimensions(dims: unknown): string {
   if (!dims || typeof dims !== "object") return "unknown";
-  return Object.entries(dims as Record<string, unknown>)
+  const shown = Object.entries(dims as Record<string, unknown>)
     .filter(([k]) => k !== "id")
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : String(v)}`)
-    .join("  ");
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : String(v)}`);
+  return shown.length > 0 ? shown.join("  ") : "none besides id";
 }
 
 function formatHealth(status: Json): string {
