@@ -68,40 +68,51 @@ else
   finish
 fi
 
-# run_sh IMAGE SCRIPT: runs SCRIPT with sh inside IMAGE, no network.
-run_sh() { podman run --rm --network=none --entrypoint sh "$1" -c "$2" 2>&1; }
-# expect NAME OUTPUT REGEX: passes when OUTPUT matches the extended regex.
+# podman run with the image's own platform (no mismatch warning for armv7).
+prun() { local a=$1; shift; podman run --rm --platform "${platform[$a]}" "$@"; }
+# run_sh ARCH SCRIPT: runs SCRIPT with sh inside the ARCH image, no network.
+run_sh() { prun "$1" --network=none --entrypoint sh "${image[$1]}" -c "$2" 2>&1; }
+# expect NAME OUTPUT REGEX: passes when a line of OUTPUT matches the extended regex.
 expect() {
   if grep -Eq -- "$3" <<<"$2"; then pass "$1"; else fail "$1: expected /$3/" "$2"; fi
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# Each container start costs seconds under emulation: one run checks the tools.
 smoke() {
   local a=$1 img=${image[$1]} o
-  o=$(podman image inspect --format '{{.Architecture}}/{{.Variant}} {{index .Labels "org.opencontainers.image.version"}} {{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$img" 2>&1)
+  o=$(buildah inspect --type image --format '{{.OCIv1.Architecture}}/{{.OCIv1.Variant}}' "$img" 2>&1)
+  o+=" $(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}} {{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$img" 2>&1)"
   expect "$a: platform and OCI labels (version, revision, licenses, source)" "$o" \
-    "^(amd64/|arm/v7) $version $revision Apache-2\.0 https?://"
-  o=$(run_sh "$img" 'uname -m')
-  expect "$a: runs as ${machine[$a]}" "$o" "^${machine[$a]}$"
-  o=$(podman run --rm --network=none "$img" --version 2>&1)
+    "^${platform[$a]#linux/}/? $version $revision Apache-2\.0 https?://"
+  o=$(podman image inspect --format '{{json .Config.Entrypoint}} {{.Config.User}}' "$img" 2>&1)
+  expect "$a: entrypoint tini -- rpi-swarming, default user root" "$o" '^\["/usr/bin/tini","--","rpi-swarming"\] $'
+  o=$(prun "$a" --network=none "$img" --version 2>&1)
   expect "$a: rpi-swarming --version (entrypoint)" "$o" "^$version$"
-  o=$(run_sh "$img" 'rpi-swarming --version && command -v rpi-swarming')
-  expect "$a: rpi-swarming on PATH" "$o" "^/usr/local/bin/rpi-swarming$"
-  o=$(run_sh "$img" 'node --version')
-  expect "$a: node --version is 20.x" "$o" "^v20\."
-  o=$(run_sh "$img" 'python3 --version')
-  expect "$a: python3 --version" "$o" "^Python 3\.[0-9]+"
-  o=$(run_sh "$img" 'adb version')
-  expect "$a: adb version" "$o" "^Android Debug Bridge version"
-  o=$(run_sh "$img" 'ideviceinfo --version')
-  expect "$a: ideviceinfo --version" "$o" "^ideviceinfo [0-9]"
-  o=$(run_sh "$img" 'command -v usbmuxd idevice_id')
-  expect "$a: usbmuxd and idevice_id installed" "$o" "idevice_id$"
+  o=$(run_sh "$a" '
+    echo "uname: $(uname -m)"
+    echo "cli: $(command -v rpi-swarming) $(rpi-swarming --version)"
+    echo "node: $(node --version)"
+    echo "python3: $(python3 --version)"
+    echo "adb: $(adb version | head -n 1)"
+    echo "ideviceinfo: $(ideviceinfo --version)"
+    echo "usb: $(command -v usbmuxd) $(command -v idevice_id) $(command -v idevicediagnostics)"
+    echo "leftovers: $(find /var/lib/apt/lists /var/cache/apt -mindepth 1; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null)"
+    echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"')
+  expect "$a: runs as ${machine[$a]}" "$o" "^uname: ${machine[$a]}$"
+  expect "$a: rpi-swarming on PATH" "$o" "^cli: /usr/local/bin/rpi-swarming $version$"
+  expect "$a: node --version is 20.x" "$o" "^node: v20\."
+  expect "$a: python3 --version" "$o" "^python3: Python 3\.[0-9]+"
+  expect "$a: adb version" "$o" "^adb: Android Debug Bridge version"
+  expect "$a: ideviceinfo --version" "$o" "^ideviceinfo: ideviceinfo [0-9]"
+  expect "$a: usbmuxd, idevice_id, idevicediagnostics on PATH" "$o" \
+    "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
+  expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
+  expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
   # The bot's reboot: sudo records the request and SIGKILLs its caller.
-  o=$(run_sh "$img" '
-    export RPI_SWARMING_REBOOT_REQUEST_FILE=/tmp/reboot-requests
+  o=$(run_sh "$a" '
     echo "sudo=$(command -v sudo)"
-    sh -c "echo \$\$ >/tmp/caller; sudo -n /sbin/shutdown -r now; echo caller-survived"
+    RPI_SWARMING_REBOOT_REQUEST_FILE=/tmp/reboot-requests sh -c "echo \$\$ >/tmp/caller; sudo -n /sbin/shutdown -r now; echo caller-survived"
     echo "caller-exit=$?"
     python3 -c "
 import json
@@ -110,14 +121,15 @@ r = json.loads(line)
 assert r[\"pid\"] == int(open(\"/tmp/caller\").read()), r
 assert r[\"args\"] == \"-n /sbin/shutdown -r now\", r
 assert isinstance(r[\"time\"], int), r
-print(\"request-ok\")"')
+print(\"request-ok\")"
+    sh -c "sudo -n /sbin/reboot -f; echo caller-survived"
+    echo "unset-caller-exit=$?"')
   expect "$a: sudo stand-in is first on PATH, records the request and kills its caller" \
     "$(tr '\n' ' ' <<<"$o")" \
-    "^sudo=/opt/rpi-swarming/sudo-bin/sudo caller-exit=137 request-ok $"
-  o=$(run_sh "$img" 'sh -c "sudo -n /sbin/reboot -f; echo caller-survived"; echo "caller-exit=$?"')
+    "^sudo=/opt/rpi-swarming/sudo-bin/sudo (Killed )?caller-exit=137 request-ok "
   expect "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" \
-    "$(tr '\n' ' ' <<<"$o")" "not set.*caller-exit=137 $"
-  o=$(podman run --rm --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
+    "$(tr '\n' ' ' <<<"$o")" "request-ok .*RPI_SWARMING_REBOOT_REQUEST_FILE is not set.* unset-caller-exit=137 "
+  o=$(prun "$a" --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
   if python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
@@ -128,10 +140,9 @@ assert r["state"]["device"]["kind"] == "none", r
   else
     fail "$a: rpi-swarming probe --device none" "$o$(cat "$tmp/probe.err" "$tmp/probe.check")"
   fi
-  o=$(run_sh "$img" 'ls -A /var/lib/apt/lists /var/cache/apt; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null; echo end')
-  expect "$a: no build tools, apt lists or npm caches in the image" "$(tr '\n' ' ' <<<"$o")" "^end $"
-  o=$(podman run --rm --network=none --user rpi-swarming --entrypoint sh "$img" -c 'id -un; rpi-swarming --version' 2>&1)
-  expect "$a: non-root user rpi-swarming runs the CLI" "$(tr '\n' ' ' <<<"$o")" "^rpi-swarming $version $"
+  o=$(prun "$a" --network=none --user rpi-swarming --entrypoint sh "$img" -c 'id -un; id -Gn; rpi-swarming --version' 2>&1)
+  expect "$a: non-root user rpi-swarming (group plugdev) runs the CLI" "$(tr '\n' ' ' <<<"$o")" \
+    "^rpi-swarming rpi-swarming plugdev $version $"
 }
 
 # state_server ARCH: the state server as the non-root user, on free loopback
@@ -143,7 +154,7 @@ state_server() {
   metrics=$(free_port)
   name="rpi-swarming-smoke-$a-$$"
   containers+=("$name")
-  if ! podman run -d --name "$name" --network=host --user rpi-swarming "$img" state-server \
+  if ! podman run -d --platform "${platform[$a]}" --name "$name" --network=host --user rpi-swarming "$img" state-server \
     --device none --bot-id image-smoke --hook-port "$hook" --metrics-host 127.0.0.1 \
     --metrics-port "$metrics" --maintenance-dir /tmp/maintenance --token-config /nonexistent.json \
     >"$tmp/run.out" 2>&1; then
@@ -194,7 +205,7 @@ supervisor_sigterm() {
   metrics=$(free_port)
   name="rpi-swarming-smoke-sup-$a-$$"
   containers+=("$name")
-  podman run -d --name "$name" --network=host "$img" supervisor \
+  podman run -d --platform "${platform[$a]}" --name "$name" --network=host "$img" supervisor \
     --swarming-server "http://127.0.0.1:$(free_port)" --bot-id image-smoke \
     --bot-dir /tmp/b/s --shared-dir /tmp/b/shared --metrics-host 127.0.0.1 --metrics-port "$metrics" \
     --token-config /nonexistent.json >"$tmp/run.out" 2>&1
@@ -219,11 +230,49 @@ supervisor_sigterm() {
   fi
 }
 
+# demo_pod ARCH: `rpi-swarming demo` in the image: the Swarming double, the
+# state server and the supervisor, which runs the bot with the image's
+# python3 and hook script; passes when the supervisor reports the bot running,
+# and SIGTERM then stops the whole pod cleanly.
+demo_pod() {
+  local a=$1 img=${image[$1]} metrics name i o up=0 start took code
+  metrics=$(free_port)
+  name="rpi-swarming-smoke-demo-$a-$$"
+  containers+=("$name")
+  podman run -d --platform "${platform[$a]}" --name "$name" --network=host "$img" demo --bot-id image-demo \
+    --supervisor-metrics-port "$metrics" --summary-interval-seconds 600 >"$tmp/run.out" 2>&1
+  start=$SECONDS
+  for ((i = 0; i < 180; i++)); do
+    o=$(curl -sS --max-time 5 "http://127.0.0.1:$metrics/healthz" 2>/dev/null)
+    if grep -q '"bot_running":true' <<<"$o"; then up=1; break; fi
+    [[ $(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null) == true ]] || break
+    sleep 1
+  done
+  if ((up)); then
+    pass "$a: rpi-swarming demo runs the Swarming bot with the image's python3 ($((SECONDS - start)) s)"
+  else
+    fail "$a: rpi-swarming demo runs the Swarming bot with the image's python3" \
+      "$o$(cat "$tmp/run.out"; podman logs "$name" 2>&1 | tail -n 20)"
+    return
+  fi
+  start=$SECONDS
+  podman stop -t 60 "$name" >/dev/null 2>&1
+  took=$((SECONDS - start))
+  code=$(podman inspect --format '{{.State.ExitCode}}' "$name" 2>&1)
+  if [[ $code == 0 && $took -lt 60 ]]; then
+    pass "$a: SIGTERM stops the demo pod cleanly (exit 0 after ${took} s)"
+  else
+    fail "$a: SIGTERM stops the demo pod cleanly (exit code $code after ${took} s)" \
+      "$(podman logs "$name" 2>&1 | tail -n 10)"
+  fi
+}
+
 for a in amd64 armv7; do
   t0=$SECONDS
   smoke "$a"
   state_server "$a"
   supervisor_sigterm "$a"
+  demo_pod "$a"
   echo "smoke tests $a: $((SECONDS - t0)) s"
 done
 
