@@ -306,3 +306,17 @@ def test_script_is_python_38_syntax_and_standard_library_only():
         for name in names:
             top = name.split(".")[0]
             assert top in stdlib or top == "api", "non-stdlib import %s" % name
+
+
+def test_bot_may_be_none_early_in_start_up(load_hooks, fake_server, dead_url, monkeypatch):
+    # The real bot can call get_dimensions/get_state before its bot object exists.
+    monkeypatch.setenv("SWARMING_BOT_ID", "skia-rpi2-001")
+    fake_server.routes["/get_dimensions"] = (200, DIMS)
+    fake_server.routes["/get_state"] = (200, {"ok": True})
+    hooks = load_hooks(fake_server.url)
+    assert hooks.get_dimensions(None) == DIMS
+    assert hooks.get_state(None) == {"ok": True}
+    assert fake_server.last("/get_state").headers["X-Swarming-Bot-Id"] == "skia-rpi2-001"
+    down = load_hooks(dead_url)
+    assert down.get_dimensions(None)["id"] == ["skia-rpi2-001"]
+    assert "quarantined" in down.get_state(None)
