@@ -226,9 +226,13 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       expect(l).toMatchObject({ namespace: NAMESPACE, node: NODE, job: "rpi-swarming" });
       expect(l.pod).toMatch(/-e2e01$/);
     }
-    // bot_id comes from the processes themselves.
     expect(await gauge(`count(up{job="rpi-swarming"} == 1)`)).toBe(2);
-    expect(await gauge(`count(count by (bot_id) ({__name__=~"rpi_swarming_.+", bot_id="${BOT_ID}"}))`)).toBe(1);
+    // bot_id comes from the processes themselves, on every project series of both targets.
+    const byBot = await api.query(`count by (bot_id, container) ({__name__=~"rpi_swarming_.+"})`);
+    expect(byBot.map((s) => [s.metric.bot_id, s.metric.container]).sort()).toEqual([
+      [BOT_ID, "state-server"],
+      [BOT_ID, "supervisor"],
+    ]);
   }, 60_000);
 
   it("loads every alert of the chart's PrometheusRule, each linking to its runbook section", async () => {
