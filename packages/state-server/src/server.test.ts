@@ -284,9 +284,7 @@ describe("state server with the simulated device", () => {
     await json("/on_after_task");
     expect(await json("/reboot_device", { reason: "bot asked for a host reboot" })).toEqual({ ok: true });
     expect((await json("/get_state")).maintenance).toMatch(/^Rebooting simulated device SIMULATED0001 on request/);
-    const condition = (await (await fetch((server?.driver as SimulatedDriver).controlUrl as string)).json()) as {
-      rebooting: boolean;
-    };
+    const condition = (await (await control({})).json()) as { rebooting: boolean };
     expect(condition.rebooting).toBe(true);
     await new Promise((r) => setTimeout(r, 350));
     await server?.monitor.probeNow();
