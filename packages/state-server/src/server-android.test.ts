@@ -95,6 +95,34 @@ describe("state server with the android driver and a fake adb", () => {
     expect(adb.calls().some((c) => c.includes("reconnect"))).toBe(true);
   });
 
+  it("quarantines a phone that goes away, climbs the recovery ladder, and serves it again when it is back", async () => {
+    adb.devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]);
+    await start();
+    await server?.monitor.probeNow();
+    adb.devices([]);
+    await server?.monitor.probeNow();
+    expect(String((await hook("/get_state")).quarantined)).toMatch(/No Android device is attached/);
+    expect(await hook("/get_dimensions")).not.toHaveProperty("android_devices");
+    await server?.monitor.probeNow();
+    await server?.monitor.probeNow();
+    const steps = adb.calls().filter((c) => /reconnect|kill-server|start-server|reboot/.test(c));
+    expect(steps.some((c) => c.includes("reconnect"))).toBe(true);
+    expect(steps.some((c) => c.includes("kill-server"))).toBe(true);
+    expect(String((await hook("/get_state")).quarantined)).toMatch(
+      /recovery tried without success: reconnect, restart_server, reboot/,
+    );
+    adb.devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]);
+    await server?.monitor.probeNow();
+    const state = await hook("/get_state");
+    expect(state).not.toHaveProperty("quarantined");
+    expect(await hook("/get_dimensions")).toMatchObject({ android_devices: ["1"] });
+    const metrics = await (await fetch(`${server?.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /rpi_swarming_recovery_actions_total\{action="restart_server",result="failure",bot_id="test-bot-1"\} 1/,
+    );
+    expect(metrics).toContain('rpi_swarming_device_up{bot_id="test-bot-1"} 1');
+  });
+
   it("quarantines an unauthorized phone with the operator's steps and tries no recovery", async () => {
     adb.devices([["8A2Y0B3C", "unauthorized"]]);
     await start();
