@@ -28,6 +28,7 @@ import { type AlertInfo, PromApi, waitFor } from "./prom-api.js";
 import { type PrometheusServer, prometheusBinary, startPrometheus } from "./prometheus-server.js";
 import { assertParses, metricNames } from "./promql.js";
 import { podMonitorScrapeConfigs } from "./scrape-config.js";
+import { startTokenEndpoint, type TokenEndpoint } from "./token-endpoint.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const NAMESPACE = "rpi-swarming";
@@ -49,6 +50,7 @@ const STATE_SERVER_PORT = 20001;
 
 let work = "";
 let pod: DemoPod | undefined;
+let tokens: TokenEndpoint | undefined;
 let prom: PrometheusServer | undefined;
 let api: PromApi;
 let groups: RuleGroup[] = [];
@@ -79,14 +81,18 @@ async function waitFiring(name: string, match: (a: AlertInfo) => boolean = ours)
   return seen as AlertInfo;
 }
 
-async function waitResolved(name: string, match: (a: AlertInfo) => boolean = ours): Promise<void> {
+async function waitResolved(
+  name: string,
+  match: (a: AlertInfo) => boolean = ours,
+  timeoutMs = RESOLVE_TIMEOUT_MS,
+): Promise<void> {
   const started = Date.now();
   await waitFor(
     async () => {
       const left = (await api.alerts()).filter((a) => a.labels.alertname === name && match(a));
       return { ok: left.length === 0, seen: left };
     },
-    { timeoutMs: RESOLVE_TIMEOUT_MS, what: `alert ${name} to resolve` },
+    { timeoutMs, what: `alert ${name} to resolve` },
   );
   resolved.set(name, Date.now() - started);
 }
@@ -153,6 +159,10 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     // Every dashboard in the chart is shipped (dashboards.enabled in the test values).
     expect(dashboards.map((d) => d.file)).toEqual(files);
 
+    // The state server hands the bot tokens from this endpoint; one long-lived token is fetched at start.
+    tokens = await startTokenEndpoint(3600);
+    const tokenConfig = join(work, "oauth2_access_token_config.json");
+    tokens.writeConfig(tokenConfig);
     pod = await startDemoPod({
       root: ROOT,
       workDir: work,
@@ -167,7 +177,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
         `--restart-backoff-max-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
       ],
       // A hung device then holds a probe for this long, so the probes visibly stall.
-      stateServerArgs: [`--command-timeout-seconds=${HUNG_COMMAND_SECONDS}`],
+      stateServerArgs: [`--command-timeout-seconds=${HUNG_COMMAND_SECONDS}`, `--token-config=${tokenConfig}`],
     });
     const demo = pod;
     const daemonSet = daemonSets[0] as K8sObject;
@@ -205,6 +215,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       await prom?.stop();
     } finally {
       await pod?.stop();
+      await tokens?.close();
       if (work) rmSync(work, { recursive: true, force: true });
     }
   }, 180_000);
@@ -405,12 +416,45 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     // Resolving needs the 10-minute rate window of the rule to pass: longer than this test runs.
   }, 150_000);
 
+  it("fires RpiSwarmingTokenRefreshFailing when the state server restarts while the token endpoint is down, and resolves when it is back", async () => {
+    const demo = pod as DemoPod;
+    const endpoint = tokens as TokenEndpoint;
+    expect(endpoint.served.ok, "the state server fetched its token at start").toBeGreaterThan(0);
+    endpoint.setFailing(true);
+    try {
+      // A running state server holds a valid token; a restarted one must fetch a new one, and cannot.
+      const pid = demo.podProcessPid("state-server");
+      expect(pid, "state server process of the demo").toBeDefined();
+      process.kill(pid as number, "SIGKILL");
+      const started = Date.now();
+      const alert = await waitFor(
+        async () => {
+          const hit = (await api.alertsNamed("RpiSwarmingTokenRefreshFailing", "firing")).find(ours);
+          return { ok: hit !== undefined, seen: hit ?? { failedRequests: endpoint.served.failed } };
+        },
+        {
+          timeoutMs: RESTART_DELAY_SECONDS * 1000 + FIRE_TIMEOUT_MS,
+          what: "alert RpiSwarmingTokenRefreshFailing to fire",
+        },
+      );
+      fired.set("RpiSwarmingTokenRefreshFailing", Date.now() - started);
+      expect((alert.seen as AlertInfo).labels.severity).toBe("critical");
+      expect(endpoint.served.failed).toBeGreaterThan(0);
+    } finally {
+      endpoint.setFailing(false);
+    }
+    // The next retry (or the bot's next get_authentication_headers) gets a token.
+    await waitResolved("RpiSwarmingTokenRefreshFailing", ours, 120_000);
+  }, 300_000);
+
   it("fires RpiSwarmingTargetDown when the state server is killed, and resolves when it is back", async () => {
     const demo = pod as DemoPod;
+    const isStateServer = (a: AlertInfo) => a.labels.container === "state-server";
+    // The state server is back from the previous test first.
+    await waitResolved("RpiSwarmingTargetDown", isStateServer, RESTART_DELAY_SECONDS * 1000 + RESOLVE_TIMEOUT_MS);
     const pid = demo.podProcessPid("state-server");
     expect(pid, "state server process of the demo").toBeDefined();
     process.kill(pid as number, "SIGKILL");
-    const isStateServer = (a: AlertInfo) => a.labels.container === "state-server";
     const alert = await waitFiring("RpiSwarmingTargetDown", isStateServer);
     expect(alert.labels).toMatchObject({ namespace: NAMESPACE, node: NODE, endpoint: "state-server" });
     // The demo restarts it after RESTART_DELAY_SECONDS, as kubelet restarts a container.
