@@ -1,7 +1,7 @@
-import { setting } from "@rpi-swarming/core";
+import { NotReadyError, setting } from "@rpi-swarming/core";
 import { z } from "zod";
 import { defineCommand } from "../command.js";
-import { startPod } from "../demo/pod.js";
+import { type Pod, startPod } from "../demo/pod.js";
 import { podProcesses } from "../demo/stragglers.js";
 import { renderSummary, snapshot } from "../demo/summary.js";
 
@@ -79,28 +79,36 @@ export const demoCommand = defineCommand({
   settings: demoSettings,
   async run(config, { log, stopSignal }) {
     const demoLog = log.child({ component: "demo" });
-    const pod = await startPod({
-      botId: config.botId,
-      device: config.device,
-      swarmingServer: config.swarmingServer,
-      workDir: config.workDir,
-      keepWorkDir: config.keepWorkDir,
-      python: config.python,
-      tokenConfig: config.tokenConfig,
-      logLevel: config.logLevel,
-      pollSeconds: config.pollSeconds,
-      probeIntervalSeconds: config.probeIntervalSeconds,
-      restartDelayMs: config.restartDelaySeconds * 1000,
-      stateServerArgs: config.stateServerArg,
-      supervisorArgs: config.supervisorArg,
-      ports: {
-        double: config.doublePort,
-        hook: config.hookPort,
-        stateMetrics: config.stateMetricsPort,
-        supervisorMetrics: config.supervisorMetricsPort,
-        simulatedControl: config.simulatedControlPort,
-      },
-    });
+    let pod: Pod;
+    try {
+      pod = await startPod({
+        botId: config.botId,
+        device: config.device,
+        swarmingServer: config.swarmingServer,
+        workDir: config.workDir,
+        keepWorkDir: config.keepWorkDir,
+        python: config.python,
+        tokenConfig: config.tokenConfig,
+        logLevel: config.logLevel,
+        pollSeconds: config.pollSeconds,
+        probeIntervalSeconds: config.probeIntervalSeconds,
+        restartDelayMs: config.restartDelaySeconds * 1000,
+        stateServerArgs: config.stateServerArg,
+        supervisorArgs: config.supervisorArg,
+        ports: {
+          double: config.doublePort,
+          hook: config.hookPort,
+          stateMetrics: config.stateMetricsPort,
+          supervisorMetrics: config.supervisorMetricsPort,
+          simulatedControl: config.simulatedControlPort,
+        },
+      });
+    } catch (err) {
+      // A part that cannot start says why in its own words (its log tail); no JSON dump for people.
+      if (!(err instanceof NotReadyError)) throw err;
+      process.stderr.write(`rpi-swarming demo: the pod did not start: ${err.message}\n`);
+      return 1;
+    }
     let stopping = false;
     for (const proc of [pod.double, pod.stateServer, pod.supervisor]) {
       proc?.on("exit", (e: { code: number | null; signal: string | null }) => {
