@@ -123,7 +123,24 @@ export async function waitUntilServing(url: string, proc: PodProcess, timeoutMs:
   );
 }
 
+/**
+ * Starts the pod. Free ports are picked before the processes start, so another
+ * process may take one in between: then (EADDRINUSE) the pod is started again
+ * on fresh ports, up to three times.
+ */
 export async function startPod(options: PodOptions): Promise<Pod> {
+  const autoPorts = Object.values(options.ports).some((p) => p === 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPodOnce(options);
+    } catch (err) {
+      const portTaken = err instanceof NotReadyError && err.message.includes("EADDRINUSE");
+      if (!(portTaken && autoPorts && attempt < 3)) throw err;
+    }
+  }
+}
+
+async function startPodOnce(options: PodOptions): Promise<Pod> {
   const id = randomBytes(6).toString("hex");
   const ownWorkDir = options.workDir === undefined;
   const workDir = options.workDir ?? mkdtempSync(join(tmpdir(), "rpi-swarming-pod-"));
