@@ -15,6 +15,7 @@ the bot with the reason, ``get_dimensions`` keeps the last good dimensions,
 hooks log and return.
 """
 
+import http.client
 import json
 import logging
 import os
@@ -42,6 +43,11 @@ MAX_REPLY_BYTES = 1024 * 1024
 _DIMENSION_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 _log = logging.getLogger("rpi_swarming.bot_config")
+
+# No proxy: the state server is on loopback, and the token endpoint is reached
+# directly as the supervisor and state server do (a lab's HTTP_PROXY must not
+# swallow these calls).
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # Module state lives as long as the bot process (the bot imports this file once).
 _last_good_dimensions = None
@@ -106,7 +112,7 @@ def _request_json(url, method="GET", body=None, headers=None, timeout=None):
         all_headers["Content-Type"] = "application/json; charset=utf-8"
     req = urllib.request.Request(url, data=data, headers=all_headers, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=timeout or _timeout()) as resp:
+        with _opener.open(req, timeout=timeout or _timeout()) as resp:
             raw = resp.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as e:
         detail = ""
@@ -115,7 +121,7 @@ def _request_json(url, method="GET", body=None, headers=None, timeout=None):
         except Exception:
             pass
         raise StateServerError("%s %s answered HTTP %d %s" % (method, url, e.code, detail[:300]))
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
         raise StateServerError("%s %s failed: %s" % (method, url, reason))
     if len(raw) > MAX_REPLY_BYTES:

@@ -320,3 +320,40 @@ def test_bot_may_be_none_early_in_start_up(load_hooks, fake_server, dead_url, mo
     down = load_hooks(dead_url)
     assert down.get_dimensions(None)["id"] == ["skia-rpi2-001"]
     assert "quarantined" in down.get_state(None)
+
+
+def test_proxy_settings_are_ignored(load_hooks, fake_server, dead_url, bot, monkeypatch):
+    # A lab-wide HTTP proxy must not carry loopback calls (nothing listens at dead_url).
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, dead_url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    fake_server.routes["/get_dimensions"] = (200, DIMS)
+    assert load_hooks(fake_server.url).get_dimensions(bot) == DIMS
+
+
+def test_a_server_that_is_not_http_quarantines(load_hooks, bot):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+
+    def garbage():
+        for _ in range(2):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+            conn.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    try:
+        hooks = load_hooks("http://127.0.0.1:%d" % listener.getsockname()[1])
+        assert "state server" in hooks.get_state(bot)["quarantined"]
+        assert hooks.get_dimensions(bot)["id"] == ["skia-rpi2-001"]
+    finally:
+        listener.close()
