@@ -67,6 +67,12 @@ function ours(a: AlertInfo): boolean {
   return a.labels.bot_id === BOT_ID;
 }
 
+/** Alerts name the pod and the Pi (from the PodMonitor's target labels), so an operator knows where to look. */
+function expectPodLabels(a: AlertInfo): void {
+  expect(a.labels, a.labels.alertname).toMatchObject({ namespace: NAMESPACE, node: NODE });
+  expect(a.labels.pod, a.labels.alertname).toMatch(/-e2e01$/);
+}
+
 async function waitFiring(name: string, match: (a: AlertInfo) => boolean = ours): Promise<AlertInfo> {
   const started = Date.now();
   const { seen } = await waitFor(
@@ -78,6 +84,7 @@ async function waitFiring(name: string, match: (a: AlertInfo) => boolean = ours)
     { timeoutMs: FIRE_TIMEOUT_MS, what: `alert ${name} to fire` },
   );
   fired.set(name, Date.now() - started);
+  expectPodLabels(seen as AlertInfo);
   return seen as AlertInfo;
 }
 
@@ -438,6 +445,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
         },
       );
       fired.set("RpiSwarmingTokenRefreshFailing", Date.now() - started);
+      expectPodLabels(alert.seen as AlertInfo);
       expect((alert.seen as AlertInfo).labels.severity).toBe("critical");
       expect(endpoint.served.failed).toBeGreaterThan(0);
     } finally {
