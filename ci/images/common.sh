@@ -38,7 +38,11 @@ images_register_qemu() {
   fi
   local h
   for h in qemu-arm qemu-aarch64; do
-    [[ -e /proc/sys/fs/binfmt_misc/$h ]] || update-binfmts --enable "$h"
+    if [[ ! -e /proc/sys/fs/binfmt_misc/$h ]]; then
+      update-binfmts --enable "$h"
+    elif [[ $(head -n 1 "/proc/sys/fs/binfmt_misc/$h") != enabled ]]; then
+      echo 1 >"/proc/sys/fs/binfmt_misc/$h"
+    fi
   done
   if ! grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-arm; then
     ilog "qemu-arm is registered without the F flag: cross builds would need the emulator inside the image"
@@ -108,6 +112,7 @@ EOF
   mv "$tarball.tmp" "$tarball"
   rm -rf "$dir"
   ilog "debootstrap for $arch took $((SECONDS - start)) s"
+  echo "$arch $((SECONDS - start))" >>"$images_cache/debootstrap-times"
 }
 
 # Imports the cached tree as localhost/rpi-swarming-base:trixie-slim-<arch>
@@ -163,30 +168,40 @@ PY
   echo "$unc $comp"
 }
 
-# Rewrites the images subsection of docs/benchmarks.md (between
-# <!-- images:begin --> and <!-- images:end -->, added after the file's end
-# when missing; the bench runner's own markers are left alone).
+# Rewrites one table (KIND: cold or warm) of the images subsection of
+# docs/benchmarks.md, between <!-- images-KIND:begin --> and
+# <!-- images-KIND:end -->; the subsection is added after the file's end when
+# missing. The bench runner's own markers are left alone.
 images_record_benchmarks() {
-  local table=$1 note=$2 suite_seconds=$3
-  python3 - "$images_root/docs/benchmarks.md" "$table" "$note" "$suite_seconds" <<'PY'
+  local kind=$1 table=$2 note=$3 suite_seconds=$4 bases=$5
+  python3 - "$images_root/docs/benchmarks.md" "$kind" "$table" "$note" "$suite_seconds" "$bases" <<'PY'
 import datetime, os, re, sys
-path, table_file, note, suite_seconds = sys.argv[1:]
+path, kind, table_file, note, suite_seconds, bases = sys.argv[1:]
 table = open(table_file).read().strip()
 cpus = os.cpu_count()
 mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30)
+begin, end = f"<!-- images-{kind}:begin -->", f"<!-- images-{kind}:end -->"
 body = (
-    "<!-- images:begin -->\n"
-    f"Measured {datetime.date.today().isoformat()} by `RPI_SWARMING_IMAGES_RECORD=1 bash ci/suites/60-images.sh` "
-    f"on {cpus} cores, {mem} GiB, podman with {note}; linux/arm/v7 runs under QEMU user emulation. "
-    f"Whole suite (build, smoke tests, size measurement): {suite_seconds} s.\n\n"
+    f"{begin}\n"
+    f"**{note}** (measured {datetime.date.today().isoformat()} on {cpus} shared cores, {mem} GiB). "
+    f"{bases}Whole suite (build, smoke tests, size measurement): {suite_seconds} s.\n\n"
     f"{table}\n"
-    "<!-- images:end -->"
+    f"{end}"
 )
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-if "<!-- images:begin -->" in text:
-    text = re.sub(r"<!-- images:begin -->.*?<!-- images:end -->", lambda m: body, text, flags=re.S)
+if "## Images" not in text:
+    text = text.rstrip("\n") + (
+        "\n\n## Images\n\n"
+        "Written by `RPI_SWARMING_IMAGES_RECORD=1 bash ci/suites/60-images.sh` (as root; add "
+        "`RPI_SWARMING_IMAGES_NO_CACHE=1` for the cold table). Podman 4.3 with the images "
+        "built by `ci/images/build-local.sh`; linux/arm/v7 builds and runs under QEMU user "
+        "emulation on x86_64, so its times are far above a native build. Compressed = config "
+        "plus gzip-compressed layers, as a registry stores them.\n"
+    )
+if begin in text:
+    text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda m: body, text, flags=re.S)
 else:
-    text = text.rstrip("\n") + "\n\n## Images\n\n" + body + "\n"
+    text = text.rstrip("\n") + "\n\n" + body + "\n"
 open(path, "w").write(text)
 PY
 }

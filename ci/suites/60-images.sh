@@ -34,7 +34,6 @@ source ci/images/common.sh
 images_containers_conf
 
 version=$(node -p 'require("./package.json").version')
-revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 tag=localhost/rpi-swarming:ci
 declare -A image=([amd64]="$tag-amd64" [armv7]="$tag-armv7")
 declare -A machine=([amd64]=x86_64 [armv7]=armv7l)
@@ -61,6 +60,7 @@ fi
 build_flags=()
 [[ "${RPI_SWARMING_IMAGES_NO_CACHE:-}" == "1" ]] && build_flags+=(--no-cache)
 suite_start=$SECONDS
+deboot_lines=$( (wc -l <"$images_cache/debootstrap-times") 2>/dev/null || echo 0)
 if bash ci/images/build-local.sh --platform linux/amd64,linux/arm/v7 --tag "$tag" "${build_flags[@]}" >"$tmp/build.log" 2>&1; then
   pass "build linux/amd64 and linux/arm/v7 with podman"
 else
@@ -74,7 +74,7 @@ prun() { local a=$1; shift; podman run --rm --platform "${platform[$a]}" "$@"; }
 run_sh() { prun "$1" --network=none --entrypoint sh "${image[$1]}" -c "$2" 2>&1; }
 # expect NAME OUTPUT REGEX: passes when a line of OUTPUT matches the extended regex.
 expect() {
-  if grep -Eq -- "$3" <<<"$2"; then pass "$1"; else fail "$1: expected /$3/" "$2"; fi
+  if grep -Eq -- "$3" <<<"$2"; then pass "$1"; else fail "$1: expected /$3/" "$2"; return 1; fi
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -83,8 +83,12 @@ smoke() {
   local a=$1 img=${image[$1]} o
   o=$(buildah inspect --type image --format '{{.OCIv1.Architecture}}/{{.OCIv1.Variant}}' "$img" 2>&1)
   o+=" $(podman image inspect --format '{{index .Labels "org.opencontainers.image.version"}} {{index .Labels "org.opencontainers.image.revision"}} {{index .Labels "org.opencontainers.image.licenses"}} {{index .Labels "org.opencontainers.image.source"}}' "$img" 2>&1)"
-  expect "$a: platform and OCI labels (version, revision, licenses, source)" "$o" \
-    "^${platform[$a]#linux/}/? $version $revision Apache-2\.0 https?://"
+  # The revision is the commit build-local.sh saw (others may commit meanwhile).
+  if expect "$a: platform and OCI labels (version, revision, licenses, source)" "$o" \
+    "^${platform[$a]#linux/}/? $version [0-9a-f]{40} Apache-2\.0 https?://"; then
+    o=$(awk '{ print $3 }' <<<"$o")
+    git cat-file -e "$o^{commit}" 2>/dev/null || fail "$a: revision label $o is not a commit of this repository"
+  fi
   o=$(podman image inspect --format '{{json .Config.Entrypoint}} {{.Config.User}}' "$img" 2>&1)
   expect "$a: entrypoint tini -- rpi-swarming, default user root" "$o" '^\["/usr/bin/tini","--","rpi-swarming"\] $'
   o=$(prun "$a" --network=none "$img" --version 2>&1)
@@ -124,11 +128,12 @@ assert isinstance(r[\"time\"], int), r
 print(\"request-ok\")"
     sh -c "sudo -n /sbin/reboot -f; echo caller-survived"
     echo "unset-caller-exit=$?"')
+  # (The shell's own "Killed" notice lands anywhere in the output: dropped.)
+  o=$(sed 's/^Killed$//; s/ Killed$//' <<<"$o" | tr -s '\n' ' ')
   expect "$a: sudo stand-in is first on PATH, records the request and kills its caller" \
-    "$(tr '\n' ' ' <<<"$o")" \
-    "^sudo=/opt/rpi-swarming/sudo-bin/sudo (Killed )?caller-exit=137 request-ok "
+    "$o" "^sudo=/opt/rpi-swarming/sudo-bin/sudo caller-exit=137 request-ok "
   expect "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" \
-    "$(tr '\n' ' ' <<<"$o")" "request-ok .*RPI_SWARMING_REBOOT_REQUEST_FILE is not set.* unset-caller-exit=137 "
+    "$o" "request-ok .*RPI_SWARMING_REBOOT_REQUEST_FILE is not set.* unset-caller-exit=137 ?$"
   o=$(prun "$a" --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
   if python3 -c '
 import json, sys
@@ -277,6 +282,7 @@ for a in amd64 armv7; do
 done
 
 # --- sizes and build times ----------------------------------------------------
+tail -n +"$((deboot_lines + 1))" "$images_cache/debootstrap-times" >"$tmp/debootstrap-times" 2>/dev/null
 results="$images_cache/results.md"
 {
   echo "| image | platform | uncompressed | compressed (gzip layers) | build time |"
@@ -292,8 +298,14 @@ results="$images_cache/results.md"
 cat "$results"
 echo "image suite: $((SECONDS - suite_start)) s in all"
 if [[ "${RPI_SWARMING_IMAGES_RECORD:-}" == "1" ]]; then
-  cache_note="warm layer cache"
-  [[ "${RPI_SWARMING_IMAGES_NO_CACHE:-}" == "1" ]] && cache_note="no layer cache (--no-cache; bases from .cache/images)"
-  images_record_benchmarks "$results" "$cache_note" "$((SECONDS - suite_start))"
+  kind=warm note="Warm: podman's layer cache and the cached bases in place"
+  if [[ "${RPI_SWARMING_IMAGES_NO_CACHE:-}" == "1" ]]; then
+    kind=cold note="Cold: no layer cache (--no-cache)"
+  fi
+  bases=""
+  if [[ -s $tmp/debootstrap-times ]]; then
+    bases="Bases made by debootstrap in this run: $(awk '{ printf "%s%s %s s", (NR > 1 ? ", " : ""), $1, $2 }' "$tmp/debootstrap-times"). "
+  fi
+  images_record_benchmarks "$kind" "$results" "$note" "$((SECONDS - suite_start))" "$bases"
 fi
 finish
