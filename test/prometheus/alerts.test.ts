@@ -4,8 +4,9 @@
  * chart's PodMonitor yields, evaluates the chart's PrometheusRule (from `helm
  * template`, `for:` shortened through values), and answers every dashboard
  * panel's query. Faults injected through the simulated device's control
- * interface, the Swarming double's fault control and signals make the
- * matching alerts fire, and removing them makes the alerts resolve.
+ * interface, the Swarming double's fault control, a token endpoint and
+ * signals make the matching alerts fire, and removing them makes the alerts
+ * resolve (except the two that count over a fixed 1 h / 10 min window).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -186,8 +187,11 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
         `--restart-backoff-min-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
         `--restart-backoff-max-seconds=${BOT_RESTART_BACKOFF_SECONDS}`,
       ],
-      // A hung device then holds a probe for this long, so the probes visibly stall.
-      stateServerArgs: [`--command-timeout-seconds=${HUNG_COMMAND_SECONDS}`, `--token-config=${tokenConfig}`],
+      stateServerArgs: [
+        // A hung device then holds a probe for this long, so the probes visibly stall.
+        `--command-timeout-seconds=${HUNG_COMMAND_SECONDS}`,
+        `--token-config=${tokenConfig}`,
+      ],
     });
     const demo = pod;
     const daemonSet = daemonSets[0] as K8sObject;
