@@ -8,7 +8,7 @@
  * signals make the matching alerts fire, and removing them makes the alerts
  * resolve (except the two that count over a fixed 1 h / 10 min window).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -311,6 +311,19 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       );
     });
     await waitResolved("RpiSwarmingBatteryLow");
+    await waitResolved("RpiSwarmingMaintenanceTooLong");
+  }, 150_000);
+
+  it("fires RpiSwarmingMaintenanceTooLong for an operator's maintenance file, and resolves when it is removed", async () => {
+    // As the runbook's maintenance procedure does through the ConfigMap: a file named after the bot.
+    const file = join(work, "pod", "maintenance", BOT_ID);
+    writeFileSync(file, "replacing the USB cable (prometheus e2e)\n");
+    try {
+      const alert = await waitFiring("RpiSwarmingMaintenanceTooLong", (a) => ours(a) && a.labels.reason === "operator");
+      expect(alert.labels.severity).toBe("info");
+    } finally {
+      rmSync(file, { force: true });
+    }
     await waitResolved("RpiSwarmingMaintenanceTooLong");
   }, 150_000);
 
