@@ -95,7 +95,9 @@ export function startSupervisor(
   });
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
     try {
-      records.push(JSON.parse(line) as LogRecord);
+      const rec = JSON.parse(line) as LogRecord;
+      if (rec.msg === "bot started" && typeof rec.pid === "number") botPids.add(rec.pid);
+      records.push(rec);
     } catch {
       records.push({ msg: line, time: new Date().toISOString(), component: "raw" });
     }
@@ -158,12 +160,22 @@ export function startSupervisor(
   return run;
 }
 
-/** Kills supervisors a failed test left running (and their bots' process groups). */
+const botPids = new Set<number>();
+
+/** Kills supervisors a failed test left running, and every bot process group they started. */
 export async function killLeftovers(): Promise<void> {
   for (const child of running) {
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
   }
+  for (const pid of botPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  botPids.clear();
 }
 
 function tail(records: LogRecord[]): string {
@@ -202,7 +214,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** A stand-in for the state server's GET /status and POST /reboot_device (docs/http-api.md). */
-export async function startFakeStateServer(status: () => { task_running: boolean; bot_version: string | null }) {
+export async function startFakeStateServer(
+  status: () => { task_running: boolean; bot_version: string | null },
+  rebootReplyDelayMs = 0,
+) {
   const rebootRequests: unknown[] = [];
   let statusCalls = 0;
   const server: Server = createServer((req, res) => {
@@ -216,9 +231,11 @@ export async function startFakeStateServer(status: () => { task_running: boolean
         body += c.toString();
       });
       req.on("end", () => {
-        rebootRequests.push(JSON.parse(body || "{}"));
-        res.setHeader("Content-Type", "application/json");
-        res.end(JSON.stringify({ ok: true }));
+        rebootRequests.push({ ...JSON.parse(body || "{}"), receivedAt: Date.now() });
+        setTimeout(() => {
+          res.setHeader("Content-Type", "application/json");
+          res.end(JSON.stringify({ ok: true }));
+        }, rebootReplyDelayMs);
       });
     } else {
       res.statusCode = 404;

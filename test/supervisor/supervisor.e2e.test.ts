@@ -438,33 +438,42 @@ describe("supervisor faults", () => {
 });
 
 describe("supervisor reboot requests and updates", () => {
-  it("a host reboot asked through sudo restarts the bot at once, counts it and asks the state server to reboot the device", async () => {
-    const sw = await double();
-    const state = await startFakeStateServer(() => ({ task_running: false, bot_version: null }));
-    cleanups.push(() => state.close());
-    const { botDir, sharedDir } = dirs();
-    const sup = startSupervisor({
-      "swarming-server": sw.url,
-      "bot-dir": botDir,
-      "shared-dir": sharedDir,
-      "state-server-url": state.url,
-      "on-reboot-request": "both",
-    });
-    await sw.waitFor((d) => d.bot("rpi-test-1")?.handshakes, { what: "handshake", timeoutMs: 30_000 });
-    sw.enqueue({ cmd: "host_reboot", message: "device needs a reboot" }, "rpi-test-1");
-    await waitUntil(() => count(sup.records, started) >= 2, 20_000, "second start");
-    const exit = sup.records.find((r) => r.msg === "bot exited");
-    expect(exit).toMatchObject({ reason: "reboot_request", signal: "SIGKILL", restartInMs: 0 });
-    const m = await sup.metrics();
-    expect(m.value("rpi_swarming_bot_reboot_requests_total")).toBe(1);
-    expect(m.value("rpi_swarming_bot_restarts_total", { reason: "reboot_request" })).toBe(1);
-    expect(m.value("rpi_swarming_bot_restarts_total", { reason: "signal" })).toBe(0);
-    await waitUntil(() => state.rebootRequests.length === 1, 10_000, "POST /reboot_device");
-    expect(String((state.rebootRequests[0] as { reason: string }).reason)).toContain("/sbin/shutdown -r now");
-    const line = JSON.parse(readFileSync(join(sharedDir, "reboot-requests"), "utf8").trim()) as { args: string };
-    expect(line.args).toBe("-n /sbin/shutdown -r now");
-    expect(await sup.stop()).toBe(0);
-  });
+  it.each(["both", "reboot-device"] as const)(
+    "a host reboot asked through sudo (--on-reboot-request %s) restarts the bot, counts it and asks the state server to reboot the device",
+    async (mode) => {
+      const sw = await double();
+      // The state server takes 1.5 s to answer, as a real device reboot call may.
+      const state = await startFakeStateServer(() => ({ task_running: false, bot_version: null }), 1500);
+      cleanups.push(() => state.close());
+      const { botDir, sharedDir } = dirs();
+      const sup = startSupervisor({
+        "swarming-server": sw.url,
+        "bot-dir": botDir,
+        "shared-dir": sharedDir,
+        "state-server-url": state.url,
+        "on-reboot-request": mode,
+      });
+      await sw.waitFor((d) => d.bot("rpi-test-1")?.handshakes, { what: "handshake", timeoutMs: 30_000 });
+      sw.enqueue({ cmd: "host_reboot", message: "device needs a reboot" }, "rpi-test-1");
+      await waitUntil(() => count(sup.records, started) >= 2, 20_000, "second start");
+      const exit = sup.records.find((r) => r.msg === "bot exited");
+      expect(exit).toMatchObject({ reason: "reboot_request", signal: "SIGKILL", restartInMs: 0 });
+      const m = await sup.metrics();
+      expect(m.value("rpi_swarming_bot_reboot_requests_total")).toBe(1);
+      expect(m.value("rpi_swarming_bot_restarts_total", { reason: "reboot_request" })).toBe(1);
+      expect(m.value("rpi_swarming_bot_restarts_total", { reason: "signal" })).toBe(0);
+      await waitUntil(() => state.rebootRequests.length === 1, 10_000, "POST /reboot_device");
+      const request = state.rebootRequests[0] as { reason: string; receivedAt: number };
+      expect(request.reason).toContain("/sbin/shutdown -r now");
+      // reboot-device: the bot starts again only after the state server took the request.
+      const restartedAt = Date.parse(sup.records.filter(started)[1]?.time as string);
+      if (mode === "reboot-device") expect(restartedAt).toBeGreaterThanOrEqual(request.receivedAt + 1400);
+      else expect(restartedAt).toBeLessThan(request.receivedAt + 1400);
+      const line = JSON.parse(readFileSync(join(sharedDir, "reboot-requests"), "utf8").trim()) as { args: string };
+      expect(line.args).toBe("-n /sbin/shutdown -r now");
+      expect(await sup.stop()).toBe(0);
+    },
+  );
 
   it("update checks: unchanged code costs no download; new code waits for the task to end, then restarts the bot", async () => {
     const sw = await double({ autoUpdate: false });

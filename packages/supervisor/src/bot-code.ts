@@ -8,6 +8,7 @@ import { pipeline } from "node:stream/promises";
 import { CorruptZipError, inspectBotCode, type Logger, type TokenSource } from "@rpi-swarming/core";
 import got, { type Request as GotRequest } from "got";
 import { BotCodeError } from "./errors.js";
+import { collectYoungGarbage, withYoungGarbageCollected } from "./memory.js";
 import type { SupervisorMetrics } from "./metrics.js";
 
 /** Where /bot_code points: the versioned URL and its digest (null when the server served the zip directly). */
@@ -31,6 +32,8 @@ const VERSIONED_PATH = /\/swarming\/api\/v1\/bot\/bot_code\/([0-9a-zA-Z_.-]+)\/?
 const DISK_ERRORS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EFBIG", "EISDIR", "ENOTDIR"]);
 /** Temp files are named so that the bot's keep-list (`swarming_bot*.zip`) spares them. */
 const TEMP_PREFIX = "swarming_bot.download-";
+/** A scavenge after this many bytes received. */
+const GC_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Reads the bot code a Swarming server offers and downloads it into place:
@@ -120,12 +123,19 @@ export class BotCodeFetcher {
     const headers = await this.headers();
     const temp = join(dirname(target), `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}.zip`);
     let received = 0;
+    let sinceGc = 0;
     let declared: number | null = null;
     const metrics = this.opts.metrics;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         received += chunk.length;
+        sinceGc += chunk.length;
         metrics.downloadBytes.inc(chunk.length);
+        // Keeps memory flat however big the zip is (see memory.ts).
+        if (sinceGc >= GC_EVERY_BYTES) {
+          sinceGc = 0;
+          collectYoungGarbage();
+        }
         cb(null, chunk);
       },
     });
@@ -179,7 +189,7 @@ export class BotCodeFetcher {
   async verify(path: string, from = path): Promise<string> {
     let info: Awaited<ReturnType<typeof inspectBotCode>>;
     try {
-      info = await inspectBotCode(path);
+      info = await withYoungGarbageCollected(() => inspectBotCode(path));
     } catch (err) {
       if (err instanceof CorruptZipError) {
         throw new BotCodeError(`bot code from ${from} is not a complete zip: ${err.message}`, "corrupt", {

@@ -46,6 +46,8 @@ export class Supervisor {
   /** A digest the running bot should report; set while an update restart is owed. */
   private owedUpdate: string | null = null;
   private updateWatch: Promise<void> | null = null;
+  /** While set, the bot is not started again (a device reboot is being requested). */
+  private restartHold: Promise<void> | null = null;
   private codeReady: Promise<void>;
   private resolveCodeReady: () => void = () => undefined;
   private healthUrl: string | null = null;
@@ -127,6 +129,7 @@ export class Supervisor {
         name: "bot-code-update-check",
         noOverlap: true,
         maxRandomDelay: c.updateJitterSeconds * 1000,
+        logger: this.cronLogger(),
       });
       const loop = this.botLoop();
       const signal = await stop;
@@ -146,6 +149,18 @@ export class Supervisor {
       if (server) await closeServer(server);
       lock.release();
     }
+  }
+
+  /** node-cron's own messages (e.g. a tick skipped while a check still runs) as records of ours. */
+  private cronLogger() {
+    const log = this.log.child({ component: "update-schedule" });
+    const text = (m: string | Error) => (m instanceof Error ? m.message : m);
+    return {
+      info: (m: string) => log.debug({ cron: m }, "node-cron"),
+      warn: (m: string) => log.debug({ cron: m }, "node-cron"),
+      error: (m: string | Error) => log.warn({ cron: text(m) }, "node-cron"),
+      debug: (m: string | Error) => log.trace({ cron: text(m) }, "node-cron"),
+    };
   }
 
   /** Downloads bot code until it is in place (no cached copy at start). */
@@ -208,6 +223,7 @@ export class Supervisor {
         },
         "bot exited",
       );
+      if (this.restartHold) await this.restartHold;
       if (delay > 0) {
         this.wake = new AbortController();
         await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
@@ -258,22 +274,22 @@ export class Supervisor {
     this.metrics.rebootRequests.inc();
     const mode = this.config.onRebootRequest;
     this.log.warn({ args: r.args, pid: r.pid, mode }, "the bot asked for a reboot");
-    const restart = () => {
-      this.pendingReason = "reboot_request";
-      this.wake.abort();
-      // sudo normally has killed the bot already; if not, stop it now.
-      if (this.bot?.running) void this.stopBot();
-    };
-    if (mode === "restart") {
-      restart();
-      return;
+    this.pendingReason = "reboot_request";
+    if (mode !== "restart") {
+      const reboot = this.state
+        .rebootDevice(`bot asked for a host reboot: ${r.args}`)
+        .then(() => this.log.info({}, "state server is rebooting the device"))
+        .catch((err: Error) => this.log.error({ message: err.message }, "device reboot request failed"));
+      // reboot-device: the bot starts again once the state server has taken the request.
+      if (mode === "reboot-device") {
+        this.restartHold = reboot.finally(() => {
+          this.restartHold = null;
+        });
+      }
     }
-    const reboot = this.state
-      .rebootDevice(`bot asked for a host reboot: ${r.args}`)
-      .then(() => this.log.info({}, "state server is rebooting the device"))
-      .catch((err: Error) => this.log.error({ message: err.message }, "device reboot request failed"));
-    if (mode === "both") restart();
-    else void reboot.finally(restart);
+    this.wake.abort();
+    // sudo normally has killed the bot already; if not, stop it now.
+    if (this.bot?.running) void this.stopBot();
   }
 
   /** One update check: compares the server's digest with ours; downloads and schedules a restart on change. */

@@ -8,8 +8,12 @@ export const supervisorCommand = defineCommand({
   settings: supervisorSettings,
   async run(config, { log, stopSignal }) {
     // A second SIGTERM/SIGINT must not kill the supervisor before the bot has stopped.
+    let signals = 0;
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      process.on(sig, () => log.info({ signal: sig }, "already shutting down; waiting for the bot"));
+      process.on(sig, () => {
+        signals += 1;
+        if (signals > 1) log.info({ signal: sig }, "already shutting down; waiting for the bot");
+      });
     }
     try {
       return await new Supervisor(config, log).run(stopSignal);
