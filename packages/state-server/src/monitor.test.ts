@@ -1,4 +1,5 @@
-import { createMetricsRegistry } from "@rpi-swarming/core";
+import { Writable } from "node:stream";
+import { createLogger, createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
 import { describe, expect, it } from "vitest";
 import { failing, healthy, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
@@ -28,6 +29,21 @@ function setup(over: Partial<MonitorOptions> = {}) {
   });
   const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split("\n");
   return { driver, monitor, metric };
+}
+
+/** A debug logger whose records the test reads. */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    level: "debug",
+    stream: new Writable({
+      write(chunk, _e, cb) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  });
+  return { log, lines };
 }
 
 describe("DeviceMonitor recovery ladder", () => {
@@ -95,6 +111,50 @@ describe("DeviceMonitor recovery ladder", () => {
     expect(await metric("rpi_swarming_recovery_actions_total")).toContain(
       'rpi_swarming_recovery_actions_total{action="restart_server",result="failure",bot_id="m-bot"} 1',
     );
+    await monitor.stop();
+  });
+
+  it("skips steps the driver does not support (iOS: reconnect, restart_server) without counting them", async () => {
+    const { log, lines } = capturingLogger();
+    const { driver, monitor, metric } = setup({ log, rebootTimeoutSeconds: 0.05 });
+    driver.next = () => failing("device_missing");
+    driver.onRecover = (action) => {
+      if (action !== "reboot") throw new NotSupportedError(`recovery step ${action} does not apply to iOS devices`);
+    };
+    await monitor.probeNow();
+    // Both unsupported steps were asked once, then the first step the driver can do ran in the same cycle.
+    expect(driver.actions).toEqual(["reconnect", "restart_server", "reboot"]);
+    expect(monitor.snapshot.recoveryTried).toEqual(["reboot"]);
+    expect(monitor.snapshot.health.maintenance[0]?.reason).toBe("rebooting");
+    await new Promise((r) => setTimeout(r, 80));
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(monitor.snapshot.health.quarantined.map((q) => q.reason)).toEqual(["reboot_timeout"]);
+    expect(driver.actions).toHaveLength(3);
+    const actions = await metric("rpi_swarming_recovery_actions_total");
+    // Only the reboot counts as an action (it timed out); the skipped steps count neither way.
+    expect(actions.filter((l) => /^rpi_swarming_recovery_actions_total\{/.test(l))).toEqual([
+      'rpi_swarming_recovery_actions_total{action="reboot",result="failure",bot_id="m-bot"} 1',
+    ]);
+    const skipped = lines.filter((l) => l.msg === "recovery step not supported by the driver; skipped");
+    expect(skipped.map((l) => [l.step, l.level])).toEqual([
+      ["reconnect", 20],
+      ["restart_server", 20],
+    ]);
+    expect(lines.filter((l) => l.msg === "recovery step failed")).toEqual([]);
+    // Above debug, only the reboot shows as a step taken.
+    expect(lines.filter((l) => (l.level as number) > 20 && l.step !== undefined).map((l) => l.step)).toEqual([
+      "reboot",
+    ]);
+
+    // The device comes back and goes away again: the ladder starts over with the supported steps only.
+    driver.next = () => healthy();
+    await monitor.probeNow();
+    expect(monitor.snapshot.recoveryTried).toEqual([]);
+    driver.next = () => failing("offline");
+    await monitor.probeNow();
+    expect(driver.actions).toEqual(["reconnect", "restart_server", "reboot", "reboot"]);
+    expect(skipped).toHaveLength(2);
     await monitor.stop();
   });
 

@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, type Logger } from "@rpi-swarming/core";
+import { ConflictError, InvalidInputError, type Logger, NotSupportedError } from "@rpi-swarming/core";
 import {
   type DeviceDriver,
   type DeviceKind,
@@ -67,6 +67,8 @@ export class DeviceMonitor {
   /** A driver probe that outlived its watchdog; no new probe starts until it settles. */
   private stuck: Promise<unknown> | undefined;
   private stopped = false;
+  /** Ladder steps the driver refused as not applicable (e.g. reconnect on iOS); skipped from then on. */
+  private readonly unsupported = new Set<RecoveryAction>();
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -194,19 +196,24 @@ export class DeviceMonitor {
       if (recoveryTried.length > 0) this.log.info({ recoveryTried }, "device answers again");
       recoveryTried = [];
     } else if (result.problem && !result.device && RECOVERABLE.has(result.problem.code)) {
-      const step = RECOVERY_LADDER[recoveryTried.length];
-      if (step && this.snap.taskRunning) {
-        this.log.info({ step, problem: result.problem.code }, "recovery deferred: a task is running");
-      } else if (step) {
-        recoveryTried = [...recoveryTried, step];
-        const after = await this.recover(step, result);
-        if (this.stopped) return;
-        if (after === "rebooting") {
-          reboot = { cause: "recovery", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
-        } else if (after) {
-          result = after;
-          if (after.device) recoveryTried = [];
+      // A step the driver does not support is skipped in the same cycle: it is no failed attempt.
+      for (;;) {
+        const step = this.nextStep(recoveryTried);
+        if (step && this.snap.taskRunning) {
+          this.log.info({ step, problem: result.problem.code }, "recovery deferred: a task is running");
+        } else if (step) {
+          const after = await this.recover(step, result);
+          if (this.stopped) return;
+          if (after === "unsupported") continue;
+          recoveryTried = [...recoveryTried, step];
+          if (after === "rebooting") {
+            reboot = { cause: "recovery", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
+          } else if (after) {
+            result = after;
+            if (after.device) recoveryTried = [];
+          }
         }
+        break;
       }
     }
 
@@ -214,18 +221,36 @@ export class DeviceMonitor {
     this.update({ probe: result, reboot, recoveryTried, ready: true });
   }
 
-  /** One ladder step; returns the probe taken after it, or "rebooting" for a reboot that started. */
-  private async recover(step: RecoveryAction, before: ProbeResult): Promise<ProbeResult | "rebooting" | undefined> {
+  /** The first ladder step not tried yet that the driver has not refused as unsupported. */
+  private nextStep(tried: readonly RecoveryAction[]): RecoveryAction | undefined {
+    return RECOVERY_LADDER.find((s) => !tried.includes(s) && !this.unsupported.has(s));
+  }
+
+  /**
+   * One ladder step; returns the probe taken after it, "rebooting" for a reboot that started,
+   * or "unsupported" when the driver says the step does not apply to its devices.
+   */
+  private async recover(
+    step: RecoveryAction,
+    before: ProbeResult,
+  ): Promise<ProbeResult | "rebooting" | "unsupported" | undefined> {
     const metrics = this.opts.metrics;
-    this.log.warn({ step, problem: before.problem }, "recovery step");
     try {
       await this.opts.driver.recover(step);
     } catch (err) {
-      this.log.error({ step, err }, "recovery step failed");
+      if (err instanceof NotSupportedError) {
+        // Not a failure: the ladder goes on without it. Logged once, since the step is not tried again.
+        this.unsupported.add(step);
+        this.log.debug({ step, reason: err.message }, "recovery step not supported by the driver; skipped");
+        return "unsupported";
+      }
+      this.log.error({ step, problem: before.problem, err }, "recovery step failed");
       metrics.recoveryActions.inc({ action: step, result: "failure" });
       if (step === "reboot") metrics.deviceReboots.inc({ cause: "recovery", result: "failure" });
       return undefined;
     }
+    // Logged once the driver has taken the step, so a skipped step leaves only its debug line.
+    this.log.warn({ step, problem: before.problem }, "recovery step");
     if (step === "reboot") return "rebooting";
     const after = await this.probeWithWatchdog();
     this.countProbe(after);

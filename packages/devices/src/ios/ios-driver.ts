@@ -197,11 +197,12 @@ export class IosDriver implements DeviceDriver {
 
   async recover(action: RecoveryAction): Promise<void> {
     const udid = this.#options.serial ?? this.#lastUdid;
-    this.#log.info({ action, udid }, "ios recovery step");
+    // Not logged here: the recovery ladder skips unsupported steps and logs that once.
     if (action !== "reboot")
       throw new NotSupportedError(
         `recovery step ${action} does not apply to iOS devices: libimobiledevice has no per-device reconnect and usbmuxd runs outside this pod; only reboot is available`,
       );
+    this.#log.info({ action, udid }, "ios recovery step");
     if (!udid) throw new NotFoundError("cannot reboot: no iOS device has been seen yet and no serial is set");
     const out = await this.#run("idevicediagnostics", ["-u", udid, "restart"]);
     if (out.exitCode === 0 && /Restarting device/i.test(out.stdout)) return;
