@@ -29,6 +29,7 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
   "maintenanceDir" (include "rpi-swarming.maintenanceDir" .)
 -}}
 {{- if not (kindIs "invalid" $s.serial) -}}{{- $_ := set $c "serial" (toString $s.serial) -}}{{- end -}}
+{{- with $s.temperatureSensors -}}{{- $_ := set $c "temperatureSensors" . -}}{{- end -}}
 {{- if not (kindIs "invalid" $s.rebootAfterTask) -}}{{- $_ := set $c "rebootAfterTask" $s.rebootAfterTask -}}{{- end -}}
 {{- if include "rpi-swarming.hasTokenConfig" $dt -}}
 {{- $_ := set $c "tokenConfig" (printf "%s/%s" (include "rpi-swarming.tokenDir" .) (include "rpi-swarming.tokenFile" .)) -}}

@@ -134,6 +134,11 @@ const podProps = {
     batteryHysteresisRatio: num("battery hysteresis 0-1", { minimum: 0, maximum: 1 }),
     maxTemperatureCelsius: num("temperature threshold", { minimum: -50, maximum: 200 }),
     temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
+    temperatureSensors: {
+      type: "array",
+      description: "sensor names or globs held to maxTemperatureCelsius; empty for all",
+      items: { type: "string", pattern: "^[^\\s,]{1,128}$" },
+    },
     rebootAfterTask: {
       type: ["boolean", "null"],
       description: "reboot the device after every task; null = program default",

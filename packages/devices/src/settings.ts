@@ -80,6 +80,18 @@ export const staticAttributeSettings = {
 
 const ratio = z.number().min(0).max(1);
 
+/** Names or globs of temperature sensors (see sensorMatches in policy/health.ts). */
+const temperatureSensorsSchema = z
+  .array(
+    z
+      .string()
+      .trim()
+      .min(1, "a sensor name or pattern must not be empty")
+      .max(128)
+      .regex(/^[^\s,]+$/, "a sensor name or pattern has no spaces or commas"),
+  )
+  .min(1, 'name at least one sensor or pattern ("*" for all)');
+
 /** Thresholds one device type may override (setting thresholdsByDeviceType). */
 export const thresholdOverridesSchema = z
   .object({
@@ -87,6 +99,7 @@ export const thresholdOverridesSchema = z
     batteryHysteresisRatio: ratio,
     maxTemperatureCelsius: z.number().min(-50).max(200),
     temperatureHysteresisCelsius: z.number().min(0).max(100),
+    temperatureSensors: temperatureSensorsSchema,
   })
   .partial()
   .strict();
@@ -113,9 +126,14 @@ export const healthSettings = {
     z.number().min(0).max(100).default(2),
     "every temperature must fall this far below maxTemperatureCelsius to leave maintenance",
   ),
+  temperatureSensors: setting(
+    "list",
+    temperatureSensorsSchema.default(["*"]),
+    "temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default all",
+  ),
   thresholdsByDeviceType: setting(
     "map",
     z.record(z.string().min(1), thresholdOverridesSchema).default({}),
-    'per device_type overrides of the four thresholds, JSON or YAML, e.g. {"flame": {"batteryMinRatio": 0.15}}',
+    'per device_type overrides of the five health thresholds, JSON or YAML, e.g. {"flame": {"batteryMinRatio": 0.15, "temperatureSensors": ["battery"]}}',
   ),
 };

@@ -242,3 +242,46 @@ describe("DeviceMonitor recovery ladder", () => {
     await monitor.stop();
   });
 });
+
+describe("DeviceMonitor temperature sensors", () => {
+  const base = { batteryMinRatio: 0.3, batteryHysteresisRatio: 0.05, maxTemperatureCelsius: 35 };
+  const hotCpu = () => {
+    const p = healthy();
+    return { ...p, device: { ...(p.device as NonNullable<typeof p.device>), temperaturesCelsius: { cpu0: 39 } } };
+  };
+
+  it("holds only the selected sensors to the limit, per device type", async () => {
+    const { driver, monitor } = setup({
+      thresholds: { ...base, temperatureHysteresisCelsius: 2, temperatureSensors: ["*"] },
+      // healthy() is a sargo.
+      thresholdsByDeviceType: { sargo: { temperatureSensors: ["battery"] } },
+    });
+    driver.next = hotCpu;
+    await monitor.probeNow();
+    expect(monitor.snapshot.health.status).toBe("ok");
+    await monitor.stop();
+
+    const other = setup({ thresholds: { ...base, temperatureHysteresisCelsius: 2, temperatureSensors: ["*"] } });
+    other.driver.next = hotCpu;
+    await other.monitor.probeNow();
+    expect(other.monitor.snapshot.health.maintenance.map((m) => m.reason)).toEqual(["too_hot"]);
+    await other.monitor.stop();
+  });
+
+  it("warns once when temperatureSensors matches none of the device's sensors", async () => {
+    const { log, lines } = capturingLogger();
+    const { driver, monitor } = setup({
+      log,
+      thresholds: { ...base, temperatureHysteresisCelsius: 2, temperatureSensors: ["cpu_therm"] },
+    });
+    driver.next = hotCpu;
+    await monitor.probeNow();
+    await monitor.probeNow();
+    expect(monitor.snapshot.health.status).toBe("ok");
+    const warnings = lines.filter((l) => String(l.msg).startsWith("temperatureSensors matches none"));
+    expect(warnings.map((l) => [l.level, l.temperatureSensors, l.sensors])).toEqual([
+      [40, ["cpu_therm"], ["battery", "cpu0"]],
+    ]);
+    await monitor.stop();
+  });
+});

@@ -14,6 +14,7 @@ import {
   type RebootStatus,
   type RecoveryAction,
   resolveThresholds,
+  selectedTemperatures,
   type Thresholds,
 } from "@rpi-swarming/devices";
 import type { StateServerMetrics } from "./metrics.js";
@@ -69,6 +70,8 @@ export class DeviceMonitor {
   private stopped = false;
   /** Ladder steps the driver refused as not applicable (e.g. reconnect on iOS); skipped from then on. */
   private readonly unsupported = new Set<RecoveryAction>();
+  /** temperatureSensors/sensor sets already warned about matching no sensor (a typo would silence the heat check). */
+  private readonly unmatchedSensorWarnings = new Set<string>();
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -343,16 +346,31 @@ export class DeviceMonitor {
     previous: Health | undefined,
   ): Health {
     const deviceTypes = probe?.device?.dimensions.device_type ?? this.snap?.deviceDimensions.device_type ?? [];
+    const thresholds = resolveThresholds(this.opts.thresholds, this.opts.thresholdsByDeviceType, deviceTypes);
+    this.warnIfNoSensorMatches(probe, thresholds.temperatureSensors);
     return evaluateHealth({
       kind: this.opts.kind,
       probe,
-      thresholds: resolveThresholds(this.opts.thresholds, this.opts.thresholdsByDeviceType, deviceTypes),
+      thresholds,
       previous,
       operatorMessages: this.operator,
       reboot,
       recoveryTried,
       now: this.now(),
     });
+  }
+
+  private warnIfNoSensorMatches(probe: ProbeResult | undefined, patterns: readonly string[] | undefined): void {
+    const sensors = Object.keys(probeTemperatures(probe)).sort();
+    if (sensors.length === 0 || patterns === undefined) return;
+    if (Object.keys(selectedTemperatures(probeTemperatures(probe), patterns)).length > 0) return;
+    const key = JSON.stringify([patterns, sensors]);
+    if (this.unmatchedSensorWarnings.has(key)) return;
+    this.unmatchedSensorWarnings.add(key);
+    this.log.warn(
+      { temperatureSensors: patterns, sensors },
+      "temperatureSensors matches none of the device's sensors: no temperature is checked",
+    );
   }
 
   private update(change: Partial<Omit<Snapshot, "health">>): void {

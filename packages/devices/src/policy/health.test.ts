@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { ProbeResult } from "../types.js";
-import { evaluateHealth, type Health, type HealthInput, resolveThresholds, type Thresholds } from "./health.js";
+import {
+  evaluateHealth,
+  type Health,
+  type HealthInput,
+  resolveThresholds,
+  selectedTemperatures,
+  sensorMatches,
+  type Thresholds,
+} from "./health.js";
 
 const thresholds: Thresholds = {
   batteryMinRatio: 0.3,
@@ -97,6 +105,38 @@ describe("evaluateHealth", () => {
     expect(seq[1]?.maintenance[0]?.message).toBe("Too hot: cpu0 34.0 degC, cooling until 33.0 degC");
   });
 
+  it("judges only the sensors temperatureSensors selects", () => {
+    const hotCpu = probe(0.9, { cpu0: 39, cpu1: 38.5, skin: 33 }, 30);
+    const only = (temperatureSensors: string[]) =>
+      evaluateHealth(input({ probe: hotCpu, thresholds: { ...thresholds, temperatureSensors } }));
+    // An idle phone's CPU sensors read 36-40 degC: a lab that counts battery and skin only keeps it in service.
+    expect(only(["battery", "skin"]).status).toBe("ok");
+    expect(only(["CPU*"]).maintenance).toEqual([
+      { reason: "too_hot", message: "Too hot: cpu0 39.0 degC, cpu1 38.5 degC > 35.0 degC" },
+    ]);
+    expect(only(["cpu?"]).status).toBe("maintenance");
+    expect(only(["cpu"]).status).toBe("ok");
+    // "*" (the setting's default) and no list at all both mean every sensor.
+    expect(only(["*"]).maintenance[0]?.message).toBe("Too hot: cpu0 39.0 degC, cpu1 38.5 degC > 35.0 degC");
+    expect(evaluateHealth(input({ probe: hotCpu })).status).toBe("maintenance");
+  });
+
+  it("applies the hysteresis to the selected sensors only", () => {
+    const t: Thresholds = { ...thresholds, temperatureSensors: ["battery"] };
+    let previous: Health | undefined;
+    const verdicts = [probe(0.9, { cpu0: 40 }, 36), probe(0.9, { cpu0: 40 }, 34), probe(0.9, { cpu0: 40 }, 32.5)].map(
+      (p) => {
+        previous = evaluateHealth(input({ probe: p, previous, thresholds: t }));
+        return previous;
+      },
+    );
+    expect(verdicts.map((h) => h.maintenance[0]?.message)).toEqual([
+      "Too hot: battery 36.0 degC > 35.0 degC",
+      "Too hot: battery 34.0 degC, cooling until 33.0 degC",
+      undefined,
+    ]);
+  });
+
   it("reports battery and heat together", () => {
     const h = evaluateHealth(input({ probe: probe(0.05, { cpu0: 40 }) }));
     expect(h.maintenance.map((m) => m.reason)).toEqual(["battery_low", "too_hot"]);
@@ -181,6 +221,27 @@ describe("evaluateHealth", () => {
   });
 });
 
+describe("sensor patterns", () => {
+  it("match whole names, * any run, ? one character, ignoring case", () => {
+    expect(sensorMatches("battery", "battery")).toBe(true);
+    expect(sensorMatches("battery", "battery2")).toBe(false);
+    expect(sensorMatches("cpu*", "CPU-0-1-usr")).toBe(true);
+    expect(sensorMatches("cpu*", "gpu0")).toBe(false);
+    expect(sensorMatches("*therm", "skin_therm")).toBe(true);
+    expect(sensorMatches("cpu?", "cpu10")).toBe(false);
+    // Regular expression characters in names are literal.
+    expect(sensorMatches("a.b", "axb")).toBe(false);
+    expect(sensorMatches("cpu(0)", "cpu(0)")).toBe(true);
+  });
+
+  it("select temperatures by any of the patterns", () => {
+    const temps = { battery: 30, cpu0: 40, "VIRTUAL-SKIN": 33 };
+    expect(selectedTemperatures(temps, ["battery", "virtual-*"])).toEqual({ battery: 30, "VIRTUAL-SKIN": 33 });
+    expect(selectedTemperatures(temps, undefined)).toEqual(temps);
+    expect(selectedTemperatures(temps, ["gpu*"])).toEqual({});
+  });
+});
+
 describe("resolveThresholds", () => {
   it("takes the overrides of the first device type that has some", () => {
     const t = resolveThresholds(thresholds, { ELE: { batteryMinRatio: 0.15 }, other: { maxTemperatureCelsius: 1 } }, [
@@ -189,5 +250,13 @@ describe("resolveThresholds", () => {
     ]);
     expect(t).toEqual({ ...thresholds, batteryMinRatio: 0.15 });
     expect(resolveThresholds(thresholds, {}, ["sargo"])).toBe(thresholds);
+  });
+
+  it("lets a device type choose its own temperature sensors", () => {
+    const base = { ...thresholds, temperatureSensors: ["*"] };
+    const t = resolveThresholds(base, { sargo: { temperatureSensors: ["battery"], maxTemperatureCelsius: 38 } }, [
+      "sargo",
+    ]);
+    expect(t).toEqual({ ...thresholds, temperatureSensors: ["battery"], maxTemperatureCelsius: 38 });
   });
 });

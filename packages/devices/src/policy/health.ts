@@ -39,6 +39,11 @@ export interface Thresholds {
   readonly batteryHysteresisRatio: number;
   readonly maxTemperatureCelsius: number;
   readonly temperatureHysteresisCelsius: number;
+  /**
+   * Sensors held to maxTemperatureCelsius: names or globs (`*`, `?`), matched
+   * case-insensitively against probeTemperatures' keys. Undefined means all.
+   */
+  readonly temperatureSensors?: readonly string[];
 }
 
 /** A message an operator left in the maintenance directory. */
@@ -98,6 +103,23 @@ export function probeTemperatures(probe: ProbeResult | undefined): Record<string
   return temps;
 }
 
+/** Whether a sensor name matches a pattern: `*` any run of characters, `?` one, case-insensitive. */
+export function sensorMatches(pattern: string, sensor: string): boolean {
+  const source = [...pattern]
+    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`, "i").test(sensor);
+}
+
+/** The temperatures the policy judges: those of the sensors thresholds.temperatureSensors selects. */
+export function selectedTemperatures(
+  temps: Readonly<Record<string, number>>,
+  patterns: readonly string[] | undefined,
+): Record<string, number> {
+  if (patterns === undefined) return { ...temps };
+  return Object.fromEntries(Object.entries(temps).filter(([s]) => patterns.some((p) => sensorMatches(p, s))));
+}
+
 function had(previous: Health | undefined, reason: MaintenanceReason): boolean {
   return previous?.maintenance.some((m) => m.reason === reason) ?? false;
 }
@@ -118,8 +140,10 @@ function batteryEntry(input: HealthInput): HealthEntry<MaintenanceReason> | unde
 }
 
 function temperatureEntry(input: HealthInput): HealthEntry<MaintenanceReason> | undefined {
-  const { maxTemperatureCelsius: max, temperatureHysteresisCelsius: margin } = input.thresholds;
-  const temps = Object.entries(probeTemperatures(input.probe)).sort(([a], [b]) => a.localeCompare(b));
+  const { maxTemperatureCelsius: max, temperatureHysteresisCelsius: margin, temperatureSensors } = input.thresholds;
+  const temps = Object.entries(selectedTemperatures(probeTemperatures(input.probe), temperatureSensors)).sort(
+    ([a], [b]) => a.localeCompare(b),
+  );
   const hot = temps.filter(([, c]) => c > max);
   if (hot.length > 0)
     return { reason: "too_hot", message: `Too hot: ${hot.map(([s, c]) => `${s} ${deg(c)}`).join(", ")} > ${deg(max)}` };
