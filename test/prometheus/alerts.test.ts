@@ -6,13 +6,15 @@
  * panel's query. Faults injected through the simulated device's control
  * interface, the Swarming double's fault control, a token endpoint and
  * signals make the matching alerts fire, and removing them makes the alerts
- * resolve (except the two that count over a fixed 1 h / 10 min window).
+ * resolve (the counting alerts once the fault has left their window, which
+ * the test values shorten).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { helmBinary, type K8sObject, objectsOfKind, type RuleGroup, renderChart, ruleGroups } from "./chart.js";
 import { type DemoPod, startDemoPod } from "./demo-pod.js";
 import {
@@ -47,6 +49,25 @@ const BOT_RESTART_BACKOFF_SECONDS = 20;
 const HUNG_COMMAND_SECONDS = 30;
 const FIRE_TIMEOUT_MS = 60_000;
 const RESOLVE_TIMEOUT_MS = 60_000;
+
+const E2E_VALUES = join(ROOT, "test", "prometheus", "values-e2e.yaml");
+
+/** `window` of an alert in the test values, in seconds (one PromQL unit, as the chart's schema requires). */
+function alertWindowSeconds(alert: string): number {
+  const values = parse(readFileSync(E2E_VALUES, "utf8")) as {
+    prometheusRule?: { alerts?: Record<string, { window?: string }> };
+  };
+  const window = values.prometheusRule?.alerts?.[alert]?.window;
+  const m = window === undefined ? null : /^(\d+)(s|m|h)$/.exec(window);
+  if (!m)
+    throw new Error(`${E2E_VALUES}: prometheusRule.alerts.${alert}.window must be set in s, m or h (got ${window})`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as "s" | "m" | "h"];
+}
+/** Restarts and hook errors are counted over these windows; the alerts resolve once the fault has left them. */
+const RESTART_WINDOW_SECONDS = alertWindowSeconds("botRestartingOften");
+const HOOK_ERROR_WINDOW_SECONDS = alertWindowSeconds("hookErrors");
+const RESTART_TEST_MS = 240_000 + RESTART_WINDOW_SECONDS * 1000;
+const HOOK_ERROR_TEST_MS = 150_000 + HOOK_ERROR_WINDOW_SECONDS * 1000;
 
 /** Agreed container ports (brief: supervisor :20000, state server :20001). */
 const SUPERVISOR_PORT = 20000;
@@ -156,7 +177,7 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
       root: ROOT,
       release: RELEASE,
       namespace: NAMESPACE,
-      valuesFiles: [join(ROOT, "test", "prometheus", "values-e2e.yaml")],
+      valuesFiles: [E2E_VALUES],
     });
     // Short evaluation: the test waits seconds, not minutes.
     groups = ruleGroups(objects).map((g) => ({ ...g, interval: "1s" }));
@@ -352,35 +373,47 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     await waitResolved("RpiSwarmingDeviceQuarantined");
   }, 150_000);
 
-  it("fires RpiSwarmingBotNotRunning and RpiSwarmingBotRestartingOften when the bot crashes in a loop", async () => {
-    const demo = pod as DemoPod;
-    // The test values fire above 2 restarts.
-    const crashes = 3;
-    for (let i = 0; i < crashes; i++) {
-      const { seen: pid } = await waitFor(
-        async () => {
-          const p = demo.botPid();
-          return { ok: p !== undefined, seen: p };
-        },
-        { timeoutMs: 60_000, what: `the bot process (crash ${i + 1})` },
-      );
-      process.kill(pid as number, "SIGKILL");
-      if (i === 0) {
-        // The supervisor waits at least BOT_RESTART_BACKOFF_SECONDS / 2 before the restart: longer than `for:`.
-        await waitFiring("RpiSwarmingBotNotRunning");
+  it(
+    "fires RpiSwarmingBotNotRunning and RpiSwarmingBotRestartingOften when the bot crashes in a loop, and resolves both when it stops crashing",
+    async () => {
+      const demo = pod as DemoPod;
+      // The test values fire above 2 restarts.
+      const crashes = 3;
+      for (let i = 0; i < crashes; i++) {
+        const { seen: pid } = await waitFor(
+          async () => {
+            const p = demo.botPid();
+            return { ok: p !== undefined, seen: p };
+          },
+          { timeoutMs: 60_000, what: `the bot process (crash ${i + 1})` },
+        );
+        process.kill(pid as number, "SIGKILL");
+        if (i === 0) {
+          // The supervisor waits at least BOT_RESTART_BACKOFF_SECONDS / 2 before the restart: longer than `for:`.
+          await waitFiring("RpiSwarmingBotNotRunning");
+        }
+        await waitFor(
+          async () => {
+            const p = demo.botPid();
+            return { ok: p !== undefined && p !== pid, seen: p };
+          },
+          { timeoutMs: 60_000, what: `the bot restarted after crash ${i + 1}` },
+        );
       }
-      await waitFor(
-        async () => {
-          const p = demo.botPid();
-          return { ok: p !== undefined && p !== pid, seen: p };
-        },
-        { timeoutMs: 60_000, what: `the bot restarted after crash ${i + 1}` },
-      );
-    }
-    await waitResolved("RpiSwarmingBotNotRunning");
-    const alert = await waitFiring("RpiSwarmingBotRestartingOften");
-    expect(Number(alert.value)).toBeGreaterThan(2);
-  }, 240_000);
+      await waitResolved("RpiSwarmingBotNotRunning");
+      const alert = await waitFiring("RpiSwarmingBotRestartingOften");
+      expect(Number(alert.value)).toBeGreaterThan(2);
+      // The bot runs again and is left alone: the restarts leave the window and the alert resolves.
+      await waitResolved("RpiSwarmingBotRestartingOften", ours, RESTART_WINDOW_SECONDS * 1000 + RESOLVE_TIMEOUT_MS);
+      expect(
+        await gauge(
+          `sum(increase(rpi_swarming_bot_restarts_total{bot_id="${BOT_ID}",reason=~"exit|signal"}[${RESTART_WINDOW_SECONDS}s]))`,
+        ),
+      ).toBeLessThanOrEqual(2);
+      expect(await gauge(`rpi_swarming_bot_up{bot_id="${BOT_ID}"}`)).toBe(1);
+    },
+    RESTART_TEST_MS,
+  );
 
   it("fires RpiSwarmingBotCodeDownloadFailing while the server fails bot code downloads, and resolves after one succeeds", async () => {
     const demo = pod as DemoPod;
@@ -414,35 +447,40 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     await waitResolved("RpiSwarmingDeviceQuarantined");
   }, 180_000);
 
-  it("fires RpiSwarmingHookErrors when hook requests fail", async () => {
-    const demo = pod as DemoPod;
-    const hookUrl = `http://127.0.0.1:${demo.ports.hook}/get_dimensions`;
-    const threshold = 0.05;
-    // What a hook script that does not match the state server sends: bodies it cannot take (400).
-    let sent = 0;
-    await waitFor(
-      async () => {
-        for (let i = 0; i < 50; i++) {
-          const res = await fetch(hookUrl, {
-            method: "POST",
-            body: "{not json",
-            headers: { "content-type": "application/json" },
-          });
-          expect(res.status).toBe(400);
-          await res.arrayBuffer();
-          sent += 1;
-        }
-        const ratio = await gauge(
-          `sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}",code=~"[45].."}[10m])) / sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}"}[10m]))`,
-        );
-        return { ok: (ratio ?? 0) > 2 * threshold, seen: { ratio, sent } };
-      },
-      { timeoutMs: 60_000, intervalMs: 1_500, what: "the hook error ratio in Prometheus above twice the threshold" },
-    );
-    const alert = await waitFiring("RpiSwarmingHookErrors");
-    expect(Number(alert.value)).toBeGreaterThan(threshold);
-    // Resolving needs the 10-minute rate window of the rule to pass: longer than this test runs.
-  }, 150_000);
+  it(
+    "fires RpiSwarmingHookErrors when hook requests fail, and resolves when they stop",
+    async () => {
+      const demo = pod as DemoPod;
+      const hookUrl = `http://127.0.0.1:${demo.ports.hook}/get_dimensions`;
+      const threshold = 0.05;
+      // What a hook script that does not match the state server sends: bodies it cannot take (400).
+      let sent = 0;
+      await waitFor(
+        async () => {
+          for (let i = 0; i < 50; i++) {
+            const res = await fetch(hookUrl, {
+              method: "POST",
+              body: "{not json",
+              headers: { "content-type": "application/json" },
+            });
+            expect(res.status).toBe(400);
+            await res.arrayBuffer();
+            sent += 1;
+          }
+          const ratio = await gauge(
+            `sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}",code=~"[45].."}[${HOOK_ERROR_WINDOW_SECONDS}s])) / sum(rate(rpi_swarming_hook_requests_total{bot_id="${BOT_ID}"}[${HOOK_ERROR_WINDOW_SECONDS}s]))`,
+          );
+          return { ok: (ratio ?? 0) > 2 * threshold, seen: { ratio, sent } };
+        },
+        { timeoutMs: 60_000, intervalMs: 1_500, what: "the hook error ratio in Prometheus above twice the threshold" },
+      );
+      const alert = await waitFiring("RpiSwarmingHookErrors");
+      expect(Number(alert.value)).toBeGreaterThan(threshold);
+      // No more bad requests: once they have left the rule's window the ratio drops and the alert resolves.
+      await waitResolved("RpiSwarmingHookErrors", ours, HOOK_ERROR_WINDOW_SECONDS * 1000 + RESOLVE_TIMEOUT_MS);
+    },
+    HOOK_ERROR_TEST_MS,
+  );
 
   it("fires RpiSwarmingTokenRefreshFailing when the state server restarts while the token endpoint is down, and resolves when it is back", async () => {
     const demo = pod as DemoPod;

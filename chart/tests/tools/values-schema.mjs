@@ -23,6 +23,8 @@ const k8sList = (description) => ({ type: "array", description, items: { type: "
 const stringMap = (description) => ({ type: "object", description, additionalProperties: { type: "string" } });
 const port = (description) => int(description, { minimum: 1, maximum: 65535 });
 const duration = (description) => str(description, { pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$" });
+// A PromQL range window of alerts: not zero (PromQL refuses it) and one unit ("90m"), so the alert texts read well.
+const window = (description) => str(description, { pattern: "^[1-9][0-9]*(s|m|h|d|w)$" });
 const labelKey = "^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$";
 const probe = (description) => ({ type: "object", description });
 
@@ -251,11 +253,15 @@ const schema = {
         }),
         botNotRunning: alert(),
         botRestartingOften: alert({
-          maxRestartsPerHour: num("restarts per hour above which it fires", { minimum: 0 }),
+          window: window("range over which restarts are counted"),
+          maxRestarts: num("restarts within the window above which it fires", { minimum: 0 }),
         }),
-        botCodeDownloadFailing: alert(),
-        tokenRefreshFailing: alert(),
-        hookErrors: alert({ maxErrorRatio: num("error ratio 0-1 above which it fires", { minimum: 0, maximum: 1 }) }),
+        botCodeDownloadFailing: alert({ window: window("range in which downloads failed and none succeeded") }),
+        tokenRefreshFailing: alert({ window: window("range in which token fetches failed and none succeeded") }),
+        hookErrors: alert({
+          window: window("range over which the error ratio is computed"),
+          maxErrorRatio: num("error ratio 0-1 within the window above which it fires", { minimum: 0, maximum: 1 }),
+        }),
         targetDown: alert(),
       }),
     }),
