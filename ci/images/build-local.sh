@@ -61,7 +61,8 @@ build_args=(--build-arg "VERSION=$version" --build-arg "REVISION=$revision"
 # the host trusts (a build secret: not stored in the image).
 build_ca=${RPI_SWARMING_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 [[ -s $build_ca ]] && build_args+=(--secret "id=build-ca,src=$build_ca")
-[[ -n $source_url ]] && build_args+=(--build-arg "SOURCE=$source_url")
+# A clone of a local path has no web address: the Dockerfile's default then stands.
+[[ $source_url =~ ^https?:// ]] && build_args+=(--build-arg "SOURCE=$source_url")
 
 times="$images_cache/build-times"
 : >"$times"

@@ -56,7 +56,7 @@ revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 source_args=()
 if url=$(git remote get-url origin 2>/dev/null); then
   url=$(sed -e 's#^git@\([^:]*\):#https://\1/#' -e 's#\.git$##' <<<"$url")
-  source_args=(--build-arg "SOURCE=$url")
+  [[ $url =~ ^https?:// ]] && source_args=(--build-arg "SOURCE=$url")
 fi
 
 echo "buildx-push.sh: building $image for $platforms" >&2
