@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Readable } from "node:stream";
-import yauzl from "yauzl";
+import type yauzl from "yauzl";
 import { CorruptZipError } from "./errors.js";
 
 /** What a bot code zip holds, as far as its version is concerned. */
@@ -64,7 +64,9 @@ export async function inspectBotCode(zipPath: string): Promise<BotCodeInfo> {
   }
 }
 
-function openZip(path: string): Promise<yauzl.ZipFile> {
+async function openZip(path: string): Promise<yauzl.ZipFile> {
+  // Loaded on first use so processes that never read a zip do not carry it.
+  const { default: yauzl } = await import("yauzl");
   return new Promise((resolve, reject) => {
     yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zip) => (err ? reject(err) : resolve(zip)));
   });

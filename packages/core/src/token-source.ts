@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import got from "got";
 import { Counter, type Registry } from "prom-client";
 import { z } from "zod";
 import { AuthError, ConfigError, TimeoutError, UpstreamError } from "./errors.js";
@@ -209,6 +208,9 @@ export class TokenSource {
     let body: string;
     let status: number;
     try {
+      // Loaded on first use: got is the largest module a state server would
+      // otherwise carry, and most labs' state servers never fetch a token.
+      const { default: got } = await import("got");
       const res = await got(config.url, {
         headers: config.headers,
         timeout: { request: this.opts.requestTimeoutMs },
