@@ -1,5 +1,5 @@
 import { setting } from "@rpi-swarming/core";
-import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices";
+import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
 import { z } from "zod";
 
 const port = z.number().int().min(0).max(65_535);

@@ -1,6 +1,5 @@
 import { createLogger } from "@rpi-swarming/core";
-import { createDriver, evaluateHealth, resolveThresholds } from "@rpi-swarming/devices";
-import { buildDimensions, buildState, MaintenanceWatcher, stateServerSettings } from "@rpi-swarming/state-server";
+import { stateServerSettings } from "@rpi-swarming/state-server/settings";
 import { defineCommand } from "../command.js";
 
 /**
@@ -14,6 +13,9 @@ export const probeCommand = defineCommand({
   settings: stateServerSettings,
   async run(config) {
     // stdout carries the JSON alone, so logs go to stderr.
+    // Loaded on use, like the state server's, to keep the other commands light.
+    const { createDriver, evaluateHealth, resolveThresholds } = await import("@rpi-swarming/devices");
+    const { buildDimensions, buildState, MaintenanceWatcher } = await import("@rpi-swarming/state-server");
     const log = createLogger({ level: config.logLevel, stream: process.stderr }).child({ command: "probe" });
     // A free control port: a running state server may hold the default one.
     const driver = await createDriver({ ...config, simulatedControlPort: 0 }, { log });

@@ -1,4 +1,4 @@
-import { startStateServer, stateServerSettings } from "@rpi-swarming/state-server";
+import { stateServerSettings } from "@rpi-swarming/state-server/settings";
 import { defineCommand } from "../command.js";
 
 /** `rpi-swarming state-server`: the device state server of one pod. */
@@ -7,6 +7,9 @@ export const stateServerCommand = defineCommand({
   summary: "serve the device's dimensions, state and health to the Swarming bot's hooks, and metrics",
   settings: stateServerSettings,
   async run(config, ctx) {
+    // Loaded here, not at the top: every process of the pod starts this CLI, and
+    // the state server's memory target leaves no room for the other commands' modules.
+    const { startStateServer } = await import("@rpi-swarming/state-server");
     const server = await startStateServer(config, { log: ctx.log });
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal }, "stopping state server");

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ConfigError, setting } from "@rpi-swarming/core";
-import { type BotCodeSource, startSwarmingDouble } from "@rpi-swarming/swarming-double";
+import type { BotCodeSource } from "@rpi-swarming/swarming-double";
 import { z } from "zod";
 import { defineCommand } from "../command.js";
 
@@ -64,6 +64,8 @@ export const swarmingDoubleCommand = defineCommand({
     if (config.botCodeZip) botCode = { zipPath: config.botCodeZip };
     else if (config.hookScript) botCode = { standIn: { hookScript: config.hookScript } };
     if (config.workDir) mkdirSync(config.workDir, { recursive: true });
+    // Loaded on use: the pod's own commands share this CLI and should not carry the double.
+    const { startSwarmingDouble } = await import("@rpi-swarming/swarming-double");
     const double = await startSwarmingDouble({
       host: config.doubleHost,
       port: config.doublePort,
