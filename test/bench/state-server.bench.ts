@@ -57,41 +57,38 @@ interface Server {
   controlUrl: string;
 }
 
-/** Node flags the image should run the state server with: a small young generation keeps RSS down on a Pi. */
-const LEAN_NODE_FLAGS = ["--max-semi-space-size=1"];
+/** The Node flags the image's `rpi-swarming` wrapper gives every process of the pod. */
+const PRODUCTION_NODE_FLAGS = (
+  /^node_flags="([^"]*)"/m.exec(readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"))?.[1] ?? ""
+)
+  .split(" ")
+  .filter((f) => f !== "");
+if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no node_flags line");
+const CLI = join(process.cwd(), "packages", "cli", "bin", "rpi-swarming.js");
 
-/**
- * Starts the state server from the compiled packages (as production runs
- * it) in its own process, the same way `rpi-swarming state-server` does.
- */
+/** Starts `rpi-swarming state-server` from the compiled packages, as production runs it. */
 async function startServer(
   nodeFlags: readonly string[],
   extraFlags: Readonly<Record<string, string>> = {},
   env: Readonly<Record<string, string>> = {},
 ): Promise<Server> {
-  const script = `
-    import { commonSettings, createLogger, loadConfig } from "@rpi-swarming/core";
-    import { startStateServer, stateServerSettings } from "@rpi-swarming/state-server";
-    const flags = JSON.parse(process.argv[1]);
-    const config = loadConfig({ ...commonSettings, ...stateServerSettings }, { flags, env: {} });
-    const server = await startStateServer(config, { log: createLogger({ level: "info" }) });
-    process.once("SIGTERM", () => void server.close());`;
-  const flags = {
+  const flags: Record<string, string> = {
     device: "simulated",
-    botId: "bench-bot",
-    hookPort: "0",
-    metricsHost: "127.0.0.1",
-    metricsPort: "0",
-    simulatedControlPort: "0",
+    "bot-id": "bench-bot",
+    "hook-port": "0",
+    "metrics-host": "127.0.0.1",
+    "metrics-port": "0",
+    "simulated-control-port": "0",
     // Probes run every second, so a hung device is hit by the timer as in production.
-    probeIntervalSeconds: "1",
-    commandTimeoutSeconds: "600",
-    maintenanceDir: join(tmpdir(), "rpi-bench-no-maintenance"),
-    tokenConfig: join(tmpdir(), "rpi-bench-no-token.json"),
+    "probe-interval-seconds": "1",
+    "command-timeout-seconds": "600",
+    "maintenance-dir": join(tmpdir(), "rpi-bench-no-maintenance"),
+    "token-config": join(tmpdir(), "rpi-bench-no-token.json"),
     ...extraFlags,
   };
+  const args = Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]);
   const simulated = flags.device === "simulated";
-  const child = spawn(process.execPath, [...nodeFlags, "--input-type=module", "-e", script, JSON.stringify(flags)], {
+  const child = spawn(process.execPath, [...nodeFlags, CLI, "state-server", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });
@@ -251,7 +248,7 @@ async function measureAdbHung(nodeFlags: readonly string[]): Promise<{ hung: num
   const adb = new FakeAdbScenario().devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]);
   const server = await startServer(
     nodeFlags,
-    { device: "android", adbPath: FAKE_ADB_PATH, maxTemperatureCelsius: "40" },
+    { device: "android", "adb-path": FAKE_ADB_PATH, "max-temperature-celsius": "40" },
     adb.env,
   );
   try {
@@ -283,7 +280,7 @@ async function measureAdbHung(nodeFlags: readonly string[]): Promise<{ hung: num
  * process, so the machine's own noise (2 shared cores) can be told apart from
  * the state server's.
  */
-async function measureBaseline(): Promise<number[]> {
+async function measureBaseline(): Promise<{ ms: number[]; rss: number }> {
   const script = `
     import { createServer } from "node:http";
     const server = createServer((req, res) => {
@@ -292,7 +289,7 @@ async function measureBaseline(): Promise<number[]> {
     });
     server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port })));
     process.once("SIGTERM", () => server.close(() => process.exit(0)));`;
-  const child = spawn(process.execPath, [...LEAN_NODE_FLAGS, "--input-type=module", "-e", script], {
+  const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, "--input-type=module", "-e", script], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -305,7 +302,8 @@ async function measureBaseline(): Promise<number[]> {
   try {
     const base = new URL(url as string);
     for (let i = 0; i < 300; i++) await call(base, LOOP[i % 3]?.[0] as string, LOOP[i % 3]?.[1]);
-    return await latency(base);
+    const ms = await latency(base);
+    return { ms, rss: rssMb(child.pid as number) };
   } finally {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
@@ -313,17 +311,17 @@ async function measureBaseline(): Promise<number[]> {
 }
 
 // The bench measures the code as it is now: build what the server runs.
-execFileSync("npx", ["tsc", "-b", "packages/state-server"], { stdio: "inherit" });
-const baseline = await measureBaseline();
-const lean = await measure(LEAN_NODE_FLAGS);
-const adbHung = await measureAdbHung(LEAN_NODE_FLAGS);
+execFileSync("npx", ["tsc", "-b", "packages/cli"], { stdio: "inherit" });
+const { ms: baseline, rss: baselineRss } = await measureBaseline();
+const lean = await measure(PRODUCTION_NODE_FLAGS);
+const adbHung = await measureAdbHung(PRODUCTION_NODE_FLAGS);
 const plain = await measure([]);
 agent.destroy();
 
 const p = (xs: number[], q: number) => percentile(xs, q);
 printBenchReport({
   title: "State server hooks",
-  description: `Hook API over loopback from a separate client process (keep-alive, bot-sized bodies for get_dimensions/get_state/get_settings in turn); ${LATENCY_REQUESTS} sequential requests for latency, ${CONCURRENCY} concurrent clients for ${THROUGHPUT_SECONDS} s for throughput. The server runs compiled, in its own process, probing every second; "hung" = the simulated device's probe is stuck in its 600 s command timeout. Latency and throughput with \`${LEAN_NODE_FLAGS.join(" ")}\`; RSS also with Node's default flags. A bare Node 20 process is about 41 MB RSS on this amd64 machine.`,
+  description: `Hook API over loopback from a separate client process (keep-alive, bot-sized bodies for get_dimensions/get_state/get_settings in turn); ${LATENCY_REQUESTS} sequential requests for latency, ${CONCURRENCY} concurrent clients for ${THROUGHPUT_SECONDS} s for throughput. The server runs compiled, in its own process, probing every second; "hung" = the simulated device's probe is stuck in its 600 s command timeout. Latency and throughput with \`${PRODUCTION_NODE_FLAGS.join(" ")}\`; RSS also with Node's default flags. A bare Node 20 process is about 41 MB RSS on this amd64 machine.`,
   rows: [
     {
       name: "p50 / p99 latency, baseline: bare node:http server answering {}",
@@ -357,12 +355,20 @@ printBenchReport({
       pass: p(adbHung.hung, 99) < P99_TARGET_MS,
     },
     { name: "throughput, android driver with adb shell hung", value: `${Math.round(adbHung.hungRps)} req/s` },
-    { name: `server RSS at start (${LEAN_NODE_FLAGS.join(" ")})`, value: `${lean.rssStart.toFixed(1)} MB` },
+    { name: `server RSS at start (${PRODUCTION_NODE_FLAGS.join(" ")})`, value: `${lean.rssStart.toFixed(1)} MB` },
     {
-      name: `server RSS after 10,000 requests (${LEAN_NODE_FLAGS.join(" ")})`,
+      name: `server RSS after 10,000 requests (${PRODUCTION_NODE_FLAGS.join(" ")})`,
       value: `${lean.rss10k.toFixed(1)} MB`,
       target: `<= ${RSS_TARGET_MB} MB`,
       pass: lean.rss10k <= RSS_TARGET_MB,
+    },
+    {
+      name: `baseline: bare node:http server RSS after ${LATENCY_REQUESTS} requests (same flags)`,
+      value: `${baselineRss.toFixed(1)} MB`,
+    },
+    {
+      name: "server RSS after 10,000 requests / baseline RSS",
+      value: `${(lean.rss10k / baselineRss).toFixed(2)}x`,
     },
     {
       name: "server RSS after 10,000 requests (default Node flags)",
@@ -371,7 +377,7 @@ printBenchReport({
       pass: plain.rss10k <= RSS_TARGET_MB,
     },
     {
-      name: `server RSS after ${lean.requests} requests, throughput runs included (${LEAN_NODE_FLAGS.join(" ")})`,
+      name: `server RSS after ${lean.requests} requests, throughput runs included (${PRODUCTION_NODE_FLAGS.join(" ")})`,
       value: `${lean.rss.toFixed(1)} MB`,
     },
   ],
