@@ -58,9 +58,9 @@ function supervisor(flags: Record<string, string | number>): Run {
     firstBot = r;
   });
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-    const rec = JSON.parse(line) as { component?: string; msg: string };
+    const rec = JSON.parse(line) as { component?: string; msg: string; err?: { message?: string } };
     if (rec.component === "bot") firstBot(performance.now());
-    msgs.push(rec.msg);
+    msgs.push(rec.err?.message ? `${rec.msg}: ${rec.err.message}` : rec.msg);
     for (const l of listeners) l();
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -69,10 +69,15 @@ function supervisor(flags: Record<string, string | number>): Run {
     startedAt,
     firstBotLine,
     waitFor: (msg) =>
-      new Promise<void>((r) => {
+      new Promise<void>((r, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`supervisor did not log "${msg}" in 120 s; last records:\n${msgs.slice(-20).join("\n")}`));
+        }, 120_000);
         const check = () => {
           if (msgs.includes(msg)) {
             listeners.delete(check);
+            clearTimeout(timer);
             r();
           }
         };
@@ -98,7 +103,7 @@ function pythonZip(path: string, mb: number, marker: string): void {
     `
 import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
-    z.writestr("__main__.py", "import time\\nprint('bench bot up', flush=True)\\nwhile True: time.sleep(1)\\n")
+    z.writestr("__main__.py", "import sys, time\\nprint('bench bot up', flush=True)\\nwhile sys.argv[1:] == ['start_bot']: time.sleep(1)\\n")
     z.writestr("marker.txt", sys.argv[3])
     if int(sys.argv[2]):
         with z.open("blob.bin", "w", force_zip64=True) as f:
@@ -116,7 +121,8 @@ const big = join(work, "big.zip");
 pythonZip(big, BIG_ZIP_MB, "big");
 
 // The everyday code is the stand-in bot (a realistic small zip that talks to the double).
-const double = await startSwarmingDouble({});
+// autoUpdate off: the measured download is the supervisor's, not the bot's own self-update.
+const double = await startSwarmingDouble({ autoUpdate: false });
 const small = join(work, "small.zip");
 await buildStandInBotZip({
   server: double.url,
@@ -223,7 +229,7 @@ try {
   const diff = peak - idle;
   printBenchReport({
     title: "Supervisor",
-    description: `The supervisor as a real process (${compiled ? "compiled" : "from sources via tsx"}) against the Swarming double, bot code on local disk. Start time: ${STARTS} starts with the code cached (the bot is a Python zip that prints one line), spawn to the first bot log record. RSS: /proc VmRSS sampled every 20 ms while a scheduled update check streams a ${BIG_ZIP_MB} MiB zip to disk and verifies its digest; idle = median over 2 s before. Wire bytes: a counting TCP proxy in front of the double, update checks every second with nothing changed.`,
+    description: `The supervisor as a real process (${compiled ? "compiled" : "from sources via tsx"}) against the Swarming double, bot code on local disk. Start time: ${STARTS} starts with the stand-in bot's code cached, spawn to the first bot log record. RSS: /proc VmRSS sampled every 20 ms while a scheduled update check streams a ${BIG_ZIP_MB} MiB zip to disk and verifies its digest; idle = median over 2 s before. Wire bytes: a counting TCP proxy in front of the double, update checks every second with nothing changed.`,
     rows: [
       { name: "start to the bot's first line, median", value: `${percentile(startMs, 50).toFixed(0)} ms` },
       { name: "start to the bot's first line, max", value: `${Math.max(...startMs).toFixed(0)} ms` },

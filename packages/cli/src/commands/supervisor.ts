@@ -8,6 +8,10 @@ export const supervisorCommand = defineCommand({
   settings: supervisorSettings,
   async run(config, { log, stopSignal }) {
     // A second SIGTERM/SIGINT must not kill the supervisor before the bot has stopped.
+    // A log reader that went away (closed pipe) must not crash the supervisor and orphan the bot.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
     let signals = 0;
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       process.on(sig, () => {
