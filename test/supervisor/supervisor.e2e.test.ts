@@ -275,9 +275,8 @@ describe("supervisor faults", () => {
     });
     expect(big.digest).not.toBe(old.digest);
     const sup = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
-    await sup.waitForLog((r) => r.msg === "update check failed", 20_000, "failed update check");
-    const failure = sup.records.find((r) => r.msg === "update check failed");
-    expect(String((failure?.err as { message: string }).message)).toMatch(/ENOSPC/);
+    const failure = await sup.waitForLog((r) => r.msg === "update check failed", 20_000, "failed update check");
+    expect(String((failure.err as { message: string }).message)).toMatch(/ENOSPC/);
     const m = await sup.metrics();
     expect(m.value("rpi_swarming_bot_code_downloads_total", { result: "disk_error" })).toBe(1);
     expect(m.value("rpi_swarming_bot_code_info", { version: old.digest })).toBe(1);
