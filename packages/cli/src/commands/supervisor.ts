@@ -1,5 +1,5 @@
 import { LockedError } from "@rpi-swarming/core";
-import { Supervisor, supervisorSettings } from "@rpi-swarming/supervisor";
+import { supervisorSettings } from "@rpi-swarming/supervisor/settings";
 import { defineCommand } from "../command.js";
 
 export const supervisorCommand = defineCommand({
@@ -20,6 +20,8 @@ export const supervisorCommand = defineCommand({
       });
     }
     try {
+      // Loaded on use, so the pod's other commands do not carry got, yauzl and node-cron.
+      const { Supervisor } = await import("@rpi-swarming/supervisor");
       return await new Supervisor(config, log).run(stopSignal);
     } catch (err) {
       if (err instanceof LockedError) {
