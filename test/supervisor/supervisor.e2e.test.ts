@@ -434,6 +434,58 @@ describe("supervisor faults", () => {
     await third.waitForLog(started, 20_000, "bot started");
     expect(await third.stop()).toBe(0);
   });
+
+  it("a bot left running by a SIGKILLed supervisor is stopped by the next one before it starts its own", async () => {
+    const sw = await double();
+    const { botDir, sharedDir } = dirs();
+    const flags = {
+      "swarming-server": sw.url,
+      "bot-dir": botDir,
+      "shared-dir": sharedDir,
+      "shutdown-grace-seconds": 5,
+    };
+    const first = startSupervisor(flags);
+    const oldPid = Number((await first.waitForLog(started, 30_000, "bot started")).pid);
+    await sw.waitFor((d) => d.bot("rpi-test-1")?.handshakes, { what: "handshake", timeoutMs: 30_000 });
+    expect(JSON.parse(readFileSync(join(sharedDir, "bot.pid"), "utf8"))).toMatchObject({ pgid: oldPid });
+
+    expect(await first.stop("SIGKILL")).toBe("SIGKILL");
+    // The bot lives on in its own process group, still holding swarming.lck.
+    expect(alive(oldPid)).toBe(true);
+    expect(processGroupMembers(oldPid)).toContain(oldPid);
+    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(true);
+    const handshakesBefore = sw.bot("rpi-test-1")?.handshakes ?? 0;
+
+    const second = startSupervisor(flags);
+    await second.waitForLog((r) => r.msg === "took over a stale lock", 20_000, "takeover");
+    const warn = await second.waitForLog(
+      (r) => r.msg === "a bot left by a previous supervisor is still running; stopping it",
+      20_000,
+      "left-over warning",
+    );
+    expect(warn.pgid).toBe(oldPid);
+    const newStart = await second.waitForLog(started, 30_000, "the new bot");
+    // The old group was gone before the new bot started.
+    expect(Date.parse(newStart.time)).toBeGreaterThanOrEqual(
+      Date.parse((await second.waitForLog((r) => r.msg.startsWith("the left-over bot "), 1000, "stopped")).time),
+    );
+    expect(processGroupMembers(oldPid)).toEqual([]);
+    const newPid = Number(newStart.pid);
+    expect(newPid).not.toBe(oldPid);
+    expect(JSON.parse(readFileSync(join(sharedDir, "bot.pid"), "utf8"))).toMatchObject({ pgid: newPid });
+    // The new bot got swarming.lck and works: it says hello again and polls, with no reboot request.
+    await sw.waitFor((d) => (d.bot("rpi-test-1")?.handshakes ?? 0) > handshakesBefore, {
+      what: "the new bot's handshake",
+      timeoutMs: 30_000,
+    });
+    expect(second.records.some((r) => r.msg === "the bot asked for a reboot")).toBe(false);
+    expect((await second.metrics()).value("rpi_swarming_bot_up")).toBe(1);
+
+    expect(await second.stop()).toBe(0);
+    expect(processGroupMembers(newPid)).toEqual([]);
+    expect(existsSync(join(sharedDir, "bot.pid"))).toBe(false);
+    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
+  });
 });
 
 describe("supervisor reboot requests and updates", () => {

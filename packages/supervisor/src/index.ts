@@ -7,4 +7,4 @@ export { SupervisorMetrics } from "./metrics.js";
 export { type RebootRequest, RebootRequestWatcher } from "./reboot-requests.js";
 export { type SupervisorConfig, supervisorSettings } from "./settings.js";
 export { StateServerClient } from "./state-client.js";
-export { BOT_ZIP, LOCK_FILE, REBOOT_REQUEST_FILE, Supervisor } from "./supervisor.js";
+export { BOT_PID_FILE, BOT_ZIP, LOCK_FILE, REBOOT_REQUEST_FILE, Supervisor } from "./supervisor.js";

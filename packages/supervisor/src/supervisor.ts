@@ -5,6 +5,7 @@ import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@r
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
+import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
@@ -17,6 +18,7 @@ import { StateServerClient } from "./state-client.js";
 export const BOT_ZIP = "swarming_bot.zip";
 export const LOCK_FILE = "supervisor.lock";
 export const REBOOT_REQUEST_FILE = "reboot-requests";
+export const BOT_PID_FILE = "bot.pid";
 
 /** How often an update restart asks the state server whether the task has ended. */
 const IDLE_POLL_MS = 5_000;
@@ -34,6 +36,9 @@ export class Supervisor {
   private readonly state: StateServerClient;
   private readonly zipPath: string;
   private readonly rebootFile: string;
+  private readonly botPidFile: string;
+  /** Settles once a bot left by a SIGKILLed supervisor (if any) is gone; no bot starts before. */
+  private leftoverStopped: Promise<unknown> = Promise.resolve();
   private readonly stopping = new AbortController();
   private readonly restartBackoff: Backoff;
   private bot: BotProcess | null = null;
@@ -71,6 +76,7 @@ export class Supervisor {
     this.state = new StateServerClient(config.stateServerUrl);
     this.zipPath = join(config.botDir, BOT_ZIP);
     this.rebootFile = join(config.sharedDir, REBOOT_REQUEST_FILE);
+    this.botPidFile = join(config.sharedDir, BOT_PID_FILE);
     this.restartBackoff = new Backoff(
       config.restartBackoffMinSeconds * 1000,
       Math.max(config.restartBackoffMinSeconds, config.restartBackoffMaxSeconds) * 1000,
@@ -94,6 +100,8 @@ export class Supervisor {
     const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
+    // In the background, so /healthz answers during the grace period.
+    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log);
     let server: Server | null = null;
     let task: ScheduledTask | null = null;
     const watcher = this.watcher;
@@ -139,12 +147,16 @@ export class Supervisor {
       watcher.stop();
       await this.stopBot();
       await loop;
+      await this.leftoverStopped;
       return 0;
     } finally {
       this.stopping.abort();
       if (task) await task.destroy();
       watcher.stop();
-      this.bot?.killGroup();
+      if (this.bot) {
+        this.bot.killGroup();
+        if (this.bot.pid !== undefined) removeBotPidFile(this.botPidFile, this.bot.pid);
+      }
       this.tokens.stop();
       if (server) await closeServer(server);
       lock.release();
@@ -199,9 +211,12 @@ export class Supervisor {
   private async botLoop(): Promise<void> {
     const signal = this.stopping.signal;
     await Promise.race([this.codeReady, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    await this.leftoverStopped;
     while (!signal.aborted) {
       const bot = this.startBot();
       const exit = await bot.exited;
+      // Its group is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
+      if (bot.pid !== undefined) removeBotPidFile(this.botPidFile, bot.pid);
       this.bot = null;
       this.metrics.botUp.set(0);
       if (signal.aborted) return;
@@ -246,6 +261,14 @@ export class Supervisor {
       log: this.log.child({ component: "bot" }),
     });
     this.bot = bot;
+    if (bot.pid !== undefined) {
+      try {
+        writeBotPidFile(this.botPidFile, bot.pid);
+      } catch (err) {
+        // The bot runs anyway; only a SIGKILLed supervisor's successor would miss this record.
+        this.log.warn({ file: this.botPidFile, message: (err as Error).message }, "cannot record the bot's pid");
+      }
+    }
     this.metrics.botUp.set(bot.pid === undefined ? 0 : 1);
     this.metrics.botStartTime.set(Math.floor(bot.startedAt / 1000));
     this.log.info({ pid: bot.pid, version: this.digest }, "bot started");

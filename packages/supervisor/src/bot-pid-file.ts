@@ -1,0 +1,137 @@
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import type { Logger } from "@rpi-swarming/core";
+import { sleep } from "./backoff.js";
+
+/** What `bot.pid` in the shared dir holds while a bot runs: its process group and when its leader started. */
+export interface BotPidRecord {
+  readonly pgid: number;
+  /** Field 22 of /proc/<pgid>/stat (clock ticks since boot): tells the bot from a process that got its pid later. */
+  readonly startTime: string;
+}
+
+interface ProcStat {
+  readonly state: string;
+  readonly startTime: string;
+}
+
+/** State and start time of a process from /proc; null when it does not exist (or there is no /proc). */
+export function readProcStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // The command name (field 2) may hold spaces and parentheses: fields after it follow the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
+  const state = fields[0];
+  const startTime = fields[19];
+  if (!state || !startTime || !/^\d+$/.test(startTime)) return null;
+  return { state, startTime };
+}
+
+/** Records the bot's process group (a bot runs as leader of its own group, so pgid = pid). */
+export function writeBotPidFile(path: string, pid: number): BotPidRecord | null {
+  const stat = readProcStat(pid);
+  if (!stat) return null;
+  const record: BotPidRecord = { pgid: pid, startTime: stat.startTime };
+  // Write and rename, so a supervisor killed mid-write leaves either the old file or the new one.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+  renameSync(tmp, path);
+  return record;
+}
+
+/** Parsed `bot.pid`; null when absent or not a record we wrote. */
+export function readBotPidFile(path: string): BotPidRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return null;
+  }
+  const r = value as Partial<BotPidRecord> | null;
+  if (!r || !Number.isInteger(r.pgid) || (r.pgid as number) <= 1 || typeof r.startTime !== "string") return null;
+  if (!/^\d+$/.test(r.startTime)) return null;
+  return { pgid: r.pgid as number, startTime: r.startTime };
+}
+
+/** Removes `bot.pid` if it still names this group (another run may have replaced it). */
+export function removeBotPidFile(path: string, pgid: number): void {
+  if (readBotPidFile(path)?.pgid !== pgid) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** True while the recorded leader runs (not a zombie) and is the same process that was recorded. */
+export function leaderAlive(record: BotPidRecord): boolean {
+  const stat = readProcStat(record.pgid);
+  return stat !== null && stat.state !== "Z" && stat.startTime === record.startTime;
+}
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+export interface LeftoverBotResult {
+  /** The recorded bot was still running and was stopped. */
+  readonly found: boolean;
+  /** It did not exit within the grace period and its group was SIGKILLed. */
+  readonly killed: boolean;
+}
+
+/**
+ * A supervisor that was SIGKILLed leaves its bot (own process group) running,
+ * holding swarming.lck. Stops that bot the way a shutdown does: SIGTERM to the
+ * leader, graceMs to finish, then SIGKILL to the whole group. Never throws.
+ * A shutdown meanwhile does not cut the grace short: like our own bot, it gets its time.
+ */
+export async function stopLeftoverBot(path: string, graceMs: number, log: Logger): Promise<LeftoverBotResult> {
+  const record = readBotPidFile(path);
+  if (!record) {
+    try {
+      unlinkSync(path); // garbage or absent
+    } catch {
+      // Absent.
+    }
+    return { found: false, killed: false };
+  }
+  if (!leaderAlive(record)) {
+    log.info({ pgid: record.pgid }, "the bot recorded by a previous supervisor is gone");
+    removeBotPidFile(path, record.pgid);
+    return { found: false, killed: false };
+  }
+  log.warn(
+    { pgid: record.pgid, graceSeconds: graceMs / 1000 },
+    "a bot left by a previous supervisor is still running; stopping it",
+  );
+  try {
+    process.kill(record.pgid, "SIGTERM");
+  } catch {
+    // Exited just now.
+  }
+  const deadline = Date.now() + graceMs;
+  while (leaderAlive(record) && Date.now() < deadline) {
+    await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+  }
+  const killed = leaderAlive(record);
+  // Whatever it started (task processes) goes with it, as when a bot of ours exits.
+  killGroup(record.pgid);
+  if (killed) {
+    const end = Date.now() + 5000;
+    while (leaderAlive(record) && Date.now() < end) await sleep(50);
+    log.warn({ pgid: record.pgid }, "the left-over bot ignored SIGTERM for the grace period: killed its process group");
+  } else {
+    log.info({ pgid: record.pgid }, "the left-over bot stopped");
+  }
+  removeBotPidFile(path, record.pgid);
+  return { found: true, killed };
+}
