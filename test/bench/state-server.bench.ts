@@ -57,13 +57,15 @@ interface Server {
   controlUrl: string;
 }
 
-/** The Node flags the image's `rpi-swarming` wrapper gives every process of the pod. */
+/** The Node flags the image's `rpi-swarming` wrapper gives the state server. */
 const PRODUCTION_NODE_FLAGS = (
-  /^node_flags="([^"]*)"/m.exec(readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"))?.[1] ?? ""
+  /^state_server_node_flags="([^"]*)"/m.exec(
+    readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"),
+  )?.[1] ?? ""
 )
   .split(" ")
   .filter((f) => f !== "");
-if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no node_flags line");
+if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no state_server_node_flags line");
 const CLI = join(process.cwd(), "packages", "cli", "bin", "rpi-swarming.js");
 
 /** Starts `rpi-swarming state-server` from the compiled packages, as production runs it. */

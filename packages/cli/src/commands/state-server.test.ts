@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -12,6 +13,26 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+function httpJson(method: string, url: string, body?: string): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: text });
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
 
 describe("rpi-swarming state-server", () => {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -50,6 +71,44 @@ describe("rpi-swarming state-server", () => {
       await expect(fetch(`${hookUrl}/status`)).rejects.toThrow();
     });
   }
+
+  it("answers hooks under the Node flags the image runs it with", async () => {
+    const wrapper = readFileSync(join(import.meta.dirname, "../../../../images/rpi-swarming"), "utf8");
+    const flags = /^state_server_node_flags="([^"]*)"/m.exec(wrapper)?.[1]?.split(" ") ?? [];
+    expect(flags).toContain("--lite-mode");
+    const dir = mkdtempSync(join(tmpdir(), "rpi-cli-ss-"));
+    dirs.push(dir);
+    const child = spawnCli(
+      [
+        "state-server",
+        "--device=simulated",
+        "--hook-port=0",
+        "--metrics-host=127.0.0.1",
+        "--metrics-port=0",
+        "--simulated-control-port=0",
+        `--maintenance-dir=${dir}`,
+        `--token-config=${join(dir, "none.json")}`,
+      ],
+      {},
+      flags,
+    );
+    children.push(child);
+    const records: { hookUrl?: string; metricsUrl?: string }[] = [];
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      records.push(JSON.parse(line) as { hookUrl?: string });
+    });
+    while (!records.some((r) => r.hookUrl)) await new Promise((r) => setTimeout(r, 20));
+    const { hookUrl, metricsUrl } = records.find((r) => r.hookUrl) ?? {};
+    // Node's own http client: the test process has fetch, but these requests must not depend on it.
+    const dims = await httpJson("POST", `${hookUrl}/get_dimensions`, '{"pool":["lab"]}');
+    expect(dims).toMatchObject({ status: 200, body: { os: ["Android"], pool: ["lab"] } });
+    expect(await httpJson("GET", `${hookUrl}/status`)).toMatchObject({ status: 200 });
+    expect(await httpJson("GET", `${metricsUrl}/healthz`)).toMatchObject({ status: 200 });
+    expect(await httpJson("POST", `${hookUrl}/get_state`, "{not json")).toMatchObject({ status: 400 });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
 
   it("stops at start-up with exit 2 naming a wrong setting", async () => {
     const child = spawnCli(["state-server", "--device=blackberry", "--hook-port=0"]);
