@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, NotFoundError, TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
 import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
+import { ProbeCycle, type ProbeOutcome } from "../exec/probe-cycle.js";
 import type { DeviceDriver, DeviceProblem, DeviceReading, ProbeResult, RecoveryAction } from "../types.js";
 import { type AdbDeviceEntry, parseAdbDevices } from "./adb-devices.js";
 import {
@@ -30,10 +31,7 @@ export interface AndroidDriverOptions {
   readonly reconnectSettleMs?: number;
 }
 
-interface Outcome {
-  readonly device?: DeviceReading;
-  readonly problem?: DeviceProblem;
-}
+type Outcome = ProbeOutcome;
 
 type Choice = { readonly entry: AdbDeviceEntry } | { readonly problem: DeviceProblem };
 
@@ -48,8 +46,7 @@ export class AndroidDriver implements DeviceDriver {
   readonly #options: AndroidDriverOptions;
   readonly #runner: CommandRunner;
   readonly #log: Logger;
-  #inflight: Promise<ProbeResult> | undefined;
-  #lastProblem: string | undefined;
+  readonly #probes: ProbeCycle;
   /** The device last picked by a probe, for recovery. */
   #last: AdbDeviceEntry | undefined;
 
@@ -60,6 +57,13 @@ export class AndroidDriver implements DeviceDriver {
       ...(options.env ? { env: options.env } : {}),
     });
     this.#log = options.log.child({ component: "android-driver" });
+    this.#probes = new ProbeCycle({
+      kind: "android",
+      runner: this.#runner,
+      log: this.#log,
+      cycle: () => this.#cycle(),
+      problemFromError: (err) => this.#problemFromError(err),
+    });
   }
 
   /** adb processes spawned since the driver was made (benchmarks, tests). */
@@ -69,37 +73,7 @@ export class AndroidDriver implements DeviceDriver {
 
   /** Concurrent callers (timer and on-demand) share one running probe. */
   probe(): Promise<ProbeResult> {
-    this.#inflight ??= this.#probeOnce().finally(() => {
-      this.#inflight = undefined;
-    });
-    return this.#inflight;
-  }
-
-  async #probeOnce(): Promise<ProbeResult> {
-    const spawnsBefore = this.#runner.spawns;
-    const started = performance.now();
-    let outcome: Outcome;
-    try {
-      outcome = await this.#cycle();
-    } catch (err) {
-      outcome = { problem: this.#problemFromError(err) };
-    }
-    const result: ProbeResult = {
-      kind: "android",
-      finishedAt: Date.now(),
-      durationSeconds: (performance.now() - started) / 1000,
-      spawns: this.#runner.spawns - spawnsBefore,
-      ...outcome,
-    };
-    // A lasting problem is logged once at warn, then at debug each probe, so a missing phone does not flood the log.
-    const said = outcome.problem?.message;
-    const level = said !== undefined && said !== this.#lastProblem ? "warn" : "debug";
-    this.#lastProblem = said;
-    this.#log[level](
-      { problem: outcome.problem, serial: outcome.device?.serial, spawns: result.spawns },
-      outcome.problem ? "android probe problem" : "android probe ok",
-    );
-    return result;
+    return this.#probes.run();
   }
 
   async #cycle(): Promise<Outcome> {
@@ -279,7 +253,7 @@ export class AndroidDriver implements DeviceDriver {
 
   async close(): Promise<void> {
     this.#runner.killAll();
-    await this.#inflight?.catch(() => undefined);
+    await this.#probes.settled();
   }
 }
 

@@ -8,6 +8,7 @@ import {
   UpstreamError,
 } from "@rpi-swarming/core";
 import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
+import { ProbeCycle, type ProbeOutcome } from "../exec/probe-cycle.js";
 import type { DeviceDriver, DeviceProblem, DeviceReading, ProbeResult, RecoveryAction } from "../types.js";
 import { iosDimensions, parseIdeviceIdList, parseIdeviceinfo, parseIosBattery } from "./idevice-output.js";
 import {
@@ -29,10 +30,7 @@ export interface IosDriverOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-interface Outcome {
-  readonly device?: DeviceReading;
-  readonly problem?: DeviceProblem;
-}
+type Outcome = ProbeOutcome;
 
 type Tool = "idevice_id" | "ideviceinfo" | "idevicediagnostics";
 
@@ -48,8 +46,7 @@ export class IosDriver implements DeviceDriver {
   readonly #options: IosDriverOptions;
   readonly #runner: CommandRunner;
   readonly #log: Logger;
-  #inflight: Promise<ProbeResult> | undefined;
-  #lastProblem: string | undefined;
+  readonly #probes: ProbeCycle;
   #lastUdid: string | undefined;
 
   constructor(options: IosDriverOptions) {
@@ -59,44 +56,22 @@ export class IosDriver implements DeviceDriver {
       ...(options.env ? { env: options.env } : {}),
     });
     this.#log = options.log.child({ component: "ios-driver" });
+    this.#probes = new ProbeCycle({
+      kind: "ios",
+      runner: this.#runner,
+      log: this.#log,
+      cycle: () => this.#cycle(),
+      problemFromError: (err) => this.#problemFromError(err),
+    });
   }
 
   get spawns(): number {
     return this.#runner.spawns;
   }
 
+  /** Concurrent callers (timer and on-demand) share one running probe. */
   probe(): Promise<ProbeResult> {
-    this.#inflight ??= this.#probeOnce().finally(() => {
-      this.#inflight = undefined;
-    });
-    return this.#inflight;
-  }
-
-  async #probeOnce(): Promise<ProbeResult> {
-    const spawnsBefore = this.#runner.spawns;
-    const started = performance.now();
-    let outcome: Outcome;
-    try {
-      outcome = await this.#cycle();
-    } catch (err) {
-      outcome = { problem: this.#problemFromError(err) };
-    }
-    const result: ProbeResult = {
-      kind: "ios",
-      finishedAt: Date.now(),
-      durationSeconds: (performance.now() - started) / 1000,
-      spawns: this.#runner.spawns - spawnsBefore,
-      ...outcome,
-    };
-    // A lasting problem is logged once at warn, then at debug each probe, so a missing phone does not flood the log.
-    const said = outcome.problem?.message;
-    const level = said !== undefined && said !== this.#lastProblem ? "warn" : "debug";
-    this.#lastProblem = said;
-    this.#log[level](
-      { problem: outcome.problem, serial: outcome.device?.serial, spawns: result.spawns },
-      outcome.problem ? "ios probe problem" : "ios probe ok",
-    );
-    return result;
+    return this.#probes.run();
   }
 
   async #cycle(): Promise<Outcome> {
@@ -214,6 +189,6 @@ export class IosDriver implements DeviceDriver {
 
   async close(): Promise<void> {
     this.#runner.killAll();
-    await this.#inflight?.catch(() => undefined);
+    await this.#probes.settled();
   }
 }
