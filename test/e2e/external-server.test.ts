@@ -6,15 +6,23 @@
  * the token itself (supervisor, state server) and the bot gets it through
  * bot_config.py, which fetches it directly while the state server is down.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI_BIN, HOOK_SCRIPT } from "../../packages/cli/src/demo/pod.js";
-import { getJson, type Json, pidsMentioning, type RunningDemo, startDemo, waitFor } from "./harness.js";
+import { HOOK_SCRIPT } from "../../packages/cli/src/demo/pod.js";
+import {
+  type DoubleProcess,
+  getJson,
+  type Json,
+  pidsMentioning,
+  type RunningDemo,
+  startDemo,
+  startDoubleProcess,
+  waitFor,
+} from "./harness.js";
 
 const BOT = "skia-rpi2-external";
 const TOKEN = "e2e-lab-token";
@@ -22,7 +30,7 @@ const TOKEN = "e2e-lab-token";
 const TOKEN_LIFETIME_S = 575;
 
 describe("the pod against a Swarming server of its own, with auth", () => {
-  let server: ChildProcess;
+  let server: DoubleProcess | undefined;
   let serverDir: string;
   let url: string;
   let metadata: Server;
@@ -46,34 +54,14 @@ describe("the pod against a Swarming server of its own, with auth", () => {
       join(serverDir, "token-config.json"),
       JSON.stringify({ url: tokenUrl, headers: { "Metadata-Flavor": "Google" } }),
     );
-    const urlFile = join(serverDir, "url");
-    server = spawn(
-      process.execPath,
-      [
-        CLI_BIN,
-        "swarming-double",
-        "--double-port=0",
-        `--url-file=${urlFile}`,
-        `--hook-script=${HOOK_SCRIPT}`,
-        `--double-token=${TOKEN}`,
-        "--default-sleep-seconds=0.5",
-        `--work-dir=${join(serverDir, "zips")}`,
-        "--log-level=warn",
-      ],
-      { stdio: "ignore" },
-    );
-    url = await waitFor("the server's URL file", () =>
-      existsSync(urlFile) ? readFileSync(urlFile, "utf8").trim() || undefined : undefined,
-    );
+    server = await startDoubleProcess(serverDir, [`--hook-script=${HOOK_SCRIPT}`, `--double-token=${TOKEN}`]);
+    url = server.url;
   }, 30_000);
 
   afterAll(async () => {
     demo?.killAll();
     if (demo) rmSync(demo.workDir, { recursive: true, force: true });
-    if (server.exitCode === null) {
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
-    }
+    await server?.stop();
     await new Promise((r) => metadata.close(r));
     rmSync(serverDir, { recursive: true, force: true });
   }, 30_000);

@@ -154,3 +154,42 @@ export function pidsMentioning(text: string): number[] {
   }
   return pids;
 }
+
+export interface DoubleProcess {
+  readonly url: string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `rpi-swarming swarming-double` as its own process (as a lab's real server
+ * would be: outside the pod), on a free port, with work files under `dir`.
+ */
+export async function startDoubleProcess(dir: string, extraArgs: readonly string[]): Promise<DoubleProcess> {
+  const urlFile = join(dir, "url");
+  const child = spawn(
+    process.execPath,
+    [
+      CLI_BIN,
+      "swarming-double",
+      "--double-port=0",
+      `--url-file=${urlFile}`,
+      "--default-sleep-seconds=0.5",
+      `--work-dir=${join(dir, "zips")}`,
+      "--log-level=warn",
+      ...extraArgs,
+    ],
+    { stdio: "ignore" },
+  );
+  const url = await waitFor("the server's URL file", () =>
+    existsSync(urlFile) ? readFileSync(urlFile, "utf8").trim() || undefined : undefined,
+  );
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}

@@ -4,54 +4,41 @@
  * bot_config_script). The injected script's get_* hooks must win, so what
  * Swarming sees comes from the phone through the state server.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI_BIN, HOOK_SCRIPT } from "../../packages/cli/src/demo/pod.js";
-import { getJson, pidsMentioning, type RunningDemo, startDemo, waitFor } from "./harness.js";
+import { HOOK_SCRIPT } from "../../packages/cli/src/demo/pod.js";
+import {
+  type DoubleProcess,
+  getJson,
+  pidsMentioning,
+  type RunningDemo,
+  startDemo,
+  startDoubleProcess,
+  waitFor,
+} from "./harness.js";
 
 const BOT = "skia-rpi2-injected";
 const ZIP_HOOK = fileURLToPath(new URL("./__fixtures__/zip_bot_config.py", import.meta.url));
 
 describe("bot_config.py injected by the server", () => {
-  let server: ChildProcess;
+  let server: DoubleProcess | undefined;
   let serverDir: string;
   let url: string;
   let demo: RunningDemo | undefined;
 
   beforeAll(async () => {
     serverDir = mkdtempSync(join(tmpdir(), "rpi-swarming-e2e-inject-"));
-    const urlFile = join(serverDir, "url");
-    server = spawn(
-      process.execPath,
-      [
-        CLI_BIN,
-        "swarming-double",
-        "--double-port=0",
-        `--url-file=${urlFile}`,
-        `--hook-script=${ZIP_HOOK}`,
-        `--inject-hook-script=${HOOK_SCRIPT}`,
-        "--default-sleep-seconds=0.5",
-        `--work-dir=${join(serverDir, "zips")}`,
-        "--log-level=warn",
-      ],
-      { stdio: "ignore" },
-    );
-    url = await waitFor("the server's URL file", () =>
-      existsSync(urlFile) ? readFileSync(urlFile, "utf8").trim() || undefined : undefined,
-    );
+    server = await startDoubleProcess(serverDir, [`--hook-script=${ZIP_HOOK}`, `--inject-hook-script=${HOOK_SCRIPT}`]);
+    url = server.url;
   }, 30_000);
 
   afterAll(async () => {
     demo?.killAll();
     if (demo) rmSync(demo.workDir, { recursive: true, force: true });
-    if (server.exitCode === null) {
-      server.kill("SIGTERM");
-      await new Promise((r) => server.once("exit", r));
-    }
+    await server?.stop();
     rmSync(serverDir, { recursive: true, force: true });
   }, 30_000);
 
