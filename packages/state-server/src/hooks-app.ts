@@ -209,10 +209,11 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     ctx.body = { ok: true };
   });
 
-  router.get("/status", (ctx) => {
+  /** The `/status` snapshot for people and tools. */
+  const statusBody = (): Record<string, unknown> => {
     const s = monitor.snapshot;
     const probe = s.probe;
-    ctx.body = {
+    return {
       bot_id: opts.botId,
       device_kind: opts.kind,
       simulated: opts.kind === "simulated",
@@ -235,6 +236,17 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
       rebooting: s.reboot ? { cause: s.reboot.cause, since: new Date(s.reboot.startedAt).toISOString() } : null,
       recovery_tried: s.recoveryTried,
     };
+  };
+
+  router.get("/status", (ctx) => {
+    ctx.body = statusBody();
+  });
+
+  // Not a hook: probe now (an operator who has just fixed a phone, or a tool) and answer
+  // the status it led to. Waits for the probe, which the driver's timeouts bound.
+  router.post("/probe", async (ctx) => {
+    await monitor.probeNow();
+    ctx.body = statusBody();
   });
 
   app.use(router.routes());

@@ -123,6 +123,16 @@ describe("state server with the simulated device", () => {
     });
   });
 
+  it("probes on demand through POST /probe and answers the status it led to", async () => {
+    await start();
+    await server?.monitor.probeNow();
+    expect((await control({ unplugged: true })).status).toBe(200);
+    // The interval is an hour: only the on-demand probe can see the phone go.
+    const status = await json("/probe");
+    expect(status).toMatchObject({ health: { status: "quarantined", quarantined: [{ reason: "device_missing" }] } });
+    expect((await json("/get_state")).quarantined).toMatch(/SIMULATED0001/);
+  });
+
   it("joins its quarantine message with the bot's own", async () => {
     await start();
     await control({ unauthorized: true });
