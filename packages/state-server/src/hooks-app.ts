@@ -45,6 +45,7 @@ const HOOKS = new Set([
   "on_bot_shutdown",
   "status",
   "reboot_device",
+  "probe",
 ]);
 
 const MAX_VERSION_CHARS = 200;

@@ -131,6 +131,8 @@ describe("state server with the simulated device", () => {
     const status = await json("/probe");
     expect(status).toMatchObject({ health: { status: "quarantined", quarantined: [{ reason: "device_missing" }] } });
     expect((await json("/get_state")).quarantined).toMatch(/SIMULATED0001/);
+    const metrics = await (await fetch(`${server?.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/rpi_swarming_hook_requests_total\{[^}]*hook="probe"[^}]*\} 1/);
   });
 
   it("joins its quarantine message with the bot's own", async () => {
