@@ -28,6 +28,24 @@ function panel(type, title, description, unit, gridPos, targets, extra = {}) {
   if (extra.transformations) p.transformations = extra.transformations;
   return p;
 }
+/** Horizontal bars: how many bots each reason of a per-reason 0/1 gauge holds now. */
+const reasonBars = (title, desc, metric, x) =>
+  panel(
+    "bargauge",
+    title,
+    desc,
+    "none",
+    { h: 7, w: 6, x, y: 4 },
+    [target(`sum by (reason) (rpi_swarming_${metric}{${B}})`, "{{reason}}", { instant: true, range: false })],
+    {
+      options: {
+        orientation: "horizontal",
+        displayMode: "basic",
+        reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false },
+      },
+      defaults: { min: 0 },
+    },
+  );
 const stat = (title, desc, unit, x, y, expr, extra = {}) =>
   panel(
     "stat",
@@ -165,38 +183,8 @@ const fleet = [
     0,
     `count(max by (bot_id) (rpi_swarming_quarantined{${B}}) == 1) or vector(0)`,
   ),
-  panel(
-    "bargauge",
-    "Maintenance by reason",
-    "How many bots each maintenance reason holds right now.",
-    "none",
-    { h: 7, w: 6, x: 0, y: 4 },
-    [target(`sum by (reason) (rpi_swarming_maintenance{${B}})`, "{{reason}}", { instant: true, range: false })],
-    {
-      options: {
-        orientation: "horizontal",
-        displayMode: "basic",
-        reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false },
-      },
-      defaults: { min: 0 },
-    },
-  ),
-  panel(
-    "bargauge",
-    "Quarantine by reason",
-    "How many bots each quarantine reason holds right now.",
-    "none",
-    { h: 7, w: 6, x: 6, y: 4 },
-    [target(`sum by (reason) (rpi_swarming_quarantined{${B}})`, "{{reason}}", { instant: true, range: false })],
-    {
-      options: {
-        orientation: "horizontal",
-        displayMode: "basic",
-        reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false },
-      },
-      defaults: { min: 0 },
-    },
-  ),
+  reasonBars("Maintenance by reason", "How many bots each maintenance reason holds right now.", "maintenance", 0),
+  reasonBars("Quarantine by reason", "How many bots each quarantine reason holds right now.", "quarantined", 6),
   panel(
     "table",
     "Bot status",
