@@ -27,6 +27,7 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
   "temperatureHysteresisCelsius" $s.temperatureHysteresisCelsius
   "rebootTimeoutSeconds" $s.rebootTimeoutSeconds
   "maintenanceDir" (include "rpi-swarming.maintenanceDir" .)
+  "sharedDir" "/b/shared"
 -}}
 {{- if not (kindIs "invalid" $s.serial) -}}{{- $_ := set $c "serial" (toString $s.serial) -}}{{- end -}}
 {{- with $s.temperatureSensors -}}{{- $_ := set $c "temperatureSensors" . -}}{{- end -}}

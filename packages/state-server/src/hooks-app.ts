@@ -13,6 +13,7 @@ import { type ZodType, z } from "zod";
 import { buildDimensions, buildState } from "./attributes.js";
 import type { StateServerMetrics } from "./metrics.js";
 import type { DeviceMonitor } from "./monitor.js";
+import type { TaskTracker } from "./task-marker.js";
 
 /** Where get_authentication_headers gets its token; core's TokenSource fits. */
 export interface TokenProvider {
@@ -23,6 +24,8 @@ export interface HookAppOptions {
   readonly botId: string;
   readonly kind: DeviceKind;
   readonly monitor: DeviceMonitor;
+  /** Task start/end as hooks report them, kept across restarts (task-marker.ts). */
+  readonly tasks: TaskTracker;
   readonly metrics: StateServerMetrics;
   readonly log: Logger;
   readonly staticDimensions: Dimensions;
@@ -84,7 +87,7 @@ export interface BotInfo {
  * monitor's snapshot; nothing here waits on the device.
  */
 export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } {
-  const { monitor, metrics } = opts;
+  const { monitor, metrics, tasks } = opts;
   const log = opts.log.child({ component: "hook-api" });
   const bot: BotInfo = { version: null, lastSeen: null };
   let mismatchSeen = "";
@@ -166,6 +169,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
       await body(ctx, objectBody);
       seen();
       log.info({ hook: path.slice(1), version: bot.version }, "bot event");
+      await tasks.idle(path.slice(1));
       ctx.body = { ok: true };
     });
   }
@@ -173,6 +177,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
   router.post("/on_bot_idle", async (ctx) => {
     await body(ctx, idleBody);
     seen();
+    await tasks.idle("on_bot_idle");
     ctx.body = { ok: true };
   });
 
@@ -182,7 +187,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     const b = await body(ctx, beforeTaskBody);
     const fromQuery = typeof ctx.query.task_id === "string" ? ctx.query.task_id : undefined;
     seen();
-    monitor.taskStarted(b.task_id ?? fromQuery ?? null);
+    await tasks.taskStarted(b.task_id ?? fromQuery ?? null);
     ctx.body = { ok: true };
   });
 
@@ -192,14 +197,14 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     seen();
     if (b.failure || b.internal_failure)
       log.info({ failure: b.failure, internal_failure: b.internal_failure }, "task ended with a failure");
-    const reboot = monitor.taskEnded();
+    const reboot = await tasks.taskEnded();
     ctx.body = { ok: true, reboot };
   });
 
   router.post("/on_bot_shutdown", async (ctx) => {
     await body(ctx, objectBody);
     seen();
-    monitor.botShutdown();
+    await tasks.botShutdown();
     ctx.body = { ok: true };
   });
 
@@ -219,9 +224,10 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
       device_kind: opts.kind,
       simulated: opts.kind === "simulated",
       ready: s.ready,
-      task_running: s.taskRunning,
+      // "unknown" until a hook tells (after a restart): cannot tell, never idle.
+      task_running: tasks.state === "unknown" ? "unknown" : s.taskRunning,
       task_id: s.taskId,
-      bot_version: bot.version,
+      bot_version: bot.version ?? "unknown",
       bot_last_seen: bot.lastSeen?.toISOString() ?? null,
       health: s.health,
       dimensions: buildDimensions(opts.botId, {}, opts.staticDimensions, s).dimensions,
