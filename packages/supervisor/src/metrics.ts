@@ -36,7 +36,7 @@ export class SupervisorMetrics {
   readonly downloadDuration: Histogram;
   readonly downloadBytes: Counter;
   readonly updateChecks: Counter<"result">;
-  readonly botCodeInfo: Gauge<"version">;
+  readonly botCodeInfo: Gauge<"version" | "running_version" | "server_version">;
 
   constructor(readonly registry: Registry) {
     const p = METRIC_PREFIX;
@@ -83,8 +83,8 @@ export class SupervisorMetrics {
     });
     this.botCodeInfo = new Gauge({
       name: `${p}bot_code_info`,
-      help: "version digest of the bot code in place",
-      labelNames: ["version"],
+      help: "bot code versions: version = swarming_bot.zip on disk, running_version = what the bot's hooks last reported, server_version = what the server announces (unknown until known)",
+      labelNames: ["version", "running_version", "server_version"],
       registers,
     });
     this.botUp.set(0);
@@ -94,8 +94,13 @@ export class SupervisorMetrics {
     for (const result of CHECK_RESULTS) this.updateChecks.inc({ result }, 0);
   }
 
-  setBotCodeVersion(version: string): void {
+  /** One series naming the three versions; null = not known (yet). */
+  setBotCodeVersions(v: { disk: string | null; running: string | null; server: string | null }): void {
     this.botCodeInfo.reset();
-    this.botCodeInfo.set({ version }, 1);
+    if (v.disk === null) return;
+    this.botCodeInfo.set(
+      { version: v.disk, running_version: v.running ?? "unknown", server_version: v.server ?? "unknown" },
+      1,
+    );
   }
 }

@@ -1,27 +1,30 @@
-import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
 import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@rpi-swarming/core";
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
+import { BOT_ZIP, BotCodeStore } from "./bot-code-store.js";
 import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
+import { checkDirectories } from "./dirs.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { type RestartReason, SupervisorMetrics } from "./metrics.js";
 import { type RebootRequest, RebootRequestWatcher } from "./reboot-requests.js";
 import type { SupervisorConfig } from "./settings.js";
-import { StateServerClient } from "./state-client.js";
+import { StateServerClient, type StateServerStatus } from "./state-client.js";
 
-export const BOT_ZIP = "swarming_bot.zip";
+export { BOT_ZIP };
 export const LOCK_FILE = "supervisor.lock";
 export const REBOOT_REQUEST_FILE = "reboot-requests";
 export const BOT_PID_FILE = "bot.pid";
 
 /** How often an update restart asks the state server whether the task has ended. */
 const IDLE_POLL_MS = 5_000;
+/** How often the running version and task state are read for /metrics and /healthz. */
+const STATUS_POLL_MS = 10_000;
 
 /**
  * Keeps one Swarming bot running from a bot directory: fetches and verifies
@@ -34,6 +37,7 @@ export class Supervisor {
   private readonly tokens: TokenSource;
   private readonly fetcher: BotCodeFetcher;
   private readonly state: StateServerClient;
+  private readonly store: BotCodeStore;
   private readonly zipPath: string;
   private readonly rebootFile: string;
   private readonly botPidFile: string;
@@ -42,8 +46,16 @@ export class Supervisor {
   private readonly stopping = new AbortController();
   private readonly restartBackoff: Backoff;
   private bot: BotProcess | null = null;
-  /** Digest of the verified zip in place; null until there is one. */
+  /** Version of the verified swarming_bot.zip in place; null until there is one. */
   private digest: string | null = null;
+  /** The version the server announced at the last update check; null until one succeeded. */
+  private serverVersion: string | null = null;
+  /** What the state server said at the last ask; null when it could not be asked. */
+  private lastStatus: StateServerStatus | null = null;
+  /** The version the bot's hooks last reported (kept while the state server cannot tell). */
+  private runningVersion: string | null = null;
+  /** The version of swarming_bot.zip when the current bot started. */
+  private startedVersion: string | null = null;
   /** Set before the supervisor itself stops the bot, so its exit is counted under this reason. */
   private pendingReason: RestartReason | null = null;
   /** Wakes the restart loop early (code arrived, update or reboot restart). */
@@ -72,6 +84,13 @@ export class Supervisor {
       log: rootLog,
       metrics: this.metrics,
       timeoutMs: config.downloadTimeoutSeconds * 1000,
+      tempDir: config.sharedDir,
+    });
+    this.store = new BotCodeStore({
+      botDir: config.botDir,
+      sharedDir: config.sharedDir,
+      verify: (path) => this.fetcher.verify(path),
+      log: this.log,
     });
     this.state = new StateServerClient(config.stateServerUrl);
     this.zipPath = join(config.botDir, BOT_ZIP);
@@ -95,8 +114,8 @@ export class Supervisor {
   /** Runs until `stop` resolves; resolves with the process exit code. Throws LockedError/ConfigError. */
   async run(stop: Promise<unknown>): Promise<number> {
     const c = this.config;
-    await mkdir(c.sharedDir, { recursive: true });
-    await mkdir(c.botDir, { recursive: true });
+    // ConfigError (exit 2) for a shared dir inside the bot dir or on another filesystem.
+    await checkDirectories(c.botDir, c.sharedDir);
     const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
@@ -104,6 +123,7 @@ export class Supervisor {
     this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log);
     let server: Server | null = null;
     let task: ScheduledTask | null = null;
+    let statusTimer: NodeJS.Timeout | undefined;
     const watcher = this.watcher;
     try {
       await this.tokens.start();
@@ -112,7 +132,13 @@ export class Supervisor {
         port: c.metricsPort,
         registry: this.metrics.registry,
         log: this.log,
-        summary: () => ({ bot_running: this.bot?.running ?? false, bot_code_version: this.digest }),
+        summary: () => ({
+          bot_running: this.bot?.running ?? false,
+          bot_code_version: this.digest,
+          bot_running_version: this.lastStatus?.botVersion ?? null,
+          server_bot_version: this.serverVersion,
+          task: this.lastStatus?.task ?? "unknown",
+        }),
       });
       server = health.server;
       this.healthUrl = health.url;
@@ -123,16 +149,18 @@ export class Supervisor {
       await watcher.start();
       await this.fetcher.removeStaleTempFiles(this.zipPath);
 
-      this.digest = await this.fetcher.cachedDigest(this.zipPath);
+      // A half-written swarming_bot.zip is checked again, and replaced from the verified copy if bad.
+      this.digest = await this.store.prepareStart([]);
       if (this.digest) {
         this.log.info({ version: this.digest }, "starting from the cached bot code");
-        this.metrics.setBotCodeVersion(this.digest);
+        this.publishVersions();
         this.resolveCodeReady();
         // Catch up with the server in the background; the bot does not wait for it.
         void this.checkForUpdate("start");
       } else {
         void this.bootstrap();
       }
+      statusTimer = setInterval(() => void this.readStatus(), STATUS_POLL_MS);
       task = cron.schedule(c.updateSchedule, () => this.checkForUpdate("schedule"), {
         name: "bot-code-update-check",
         noOverlap: true,
@@ -151,6 +179,7 @@ export class Supervisor {
       return 0;
     } finally {
       this.stopping.abort();
+      clearInterval(statusTimer);
       if (task) await task.destroy();
       watcher.stop();
       if (this.bot) {
@@ -187,6 +216,8 @@ export class Supervisor {
           throw err;
         });
         const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        this.serverVersion = latest.digest;
+        await this.store.keepVerified(this.zipPath, digest);
         this.codeArrived(digest);
         return;
       } catch (err) {
@@ -203,8 +234,59 @@ export class Supervisor {
 
   private codeArrived(digest: string): void {
     this.digest = digest;
-    this.metrics.setBotCodeVersion(digest);
+    this.publishVersions();
     this.resolveCodeReady();
+  }
+
+  private publishVersions(): void {
+    this.metrics.setBotCodeVersions({
+      disk: this.digest,
+      running: this.lastStatus?.botVersion ?? null,
+      server: this.serverVersion,
+    });
+  }
+
+  /** Asks the state server; never throws (null when it cannot be asked). */
+  private async readStatus(): Promise<StateServerStatus | null> {
+    let status: StateServerStatus | null = null;
+    try {
+      status = await this.state.status();
+    } catch (err) {
+      this.log.debug({ message: (err as Error).message }, "cannot ask the state server");
+    }
+    this.lastStatus = status;
+    if (status?.botVersion && status.botVersion !== this.runningVersion) {
+      this.log.info({ version: status.botVersion, previous: this.runningVersion }, "the bot reports a version");
+      this.runningVersion = status.botVersion;
+    }
+    this.publishVersions();
+    return status;
+  }
+
+  /**
+   * Before a restart: swarming_bot.zip becomes the newest verified code (the
+   * server's version or the one the bot last ran, e.g. from the bot's own
+   * .1/.2 zip after a self-update), else stays, else comes from the verified copy.
+   */
+  private async prepareRestart(): Promise<boolean> {
+    await this.readStatus();
+    const version = await this.store.prepareStart([this.serverVersion, this.runningVersion]);
+    if (version) {
+      if (version !== this.digest) this.log.info({ from: this.digest, to: version }, "restarting on newer bot code");
+      this.digest = version;
+      this.publishVersions();
+      return true;
+    }
+    this.log.error({ file: this.zipPath }, "no usable bot code left: downloading it again");
+    this.digest = null;
+    this.publishVersions();
+    this.codeReady = new Promise((r) => {
+      this.resolveCodeReady = r;
+    });
+    void this.bootstrap();
+    const signal = this.stopping.signal;
+    await Promise.race([this.codeReady, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    return !signal.aborted;
   }
 
   /** Starts the bot, waits for it to exit, starts it again after a backoff; ends on shutdown. */
@@ -244,6 +326,7 @@ export class Supervisor {
         await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
       }
       if (signal.aborted) return;
+      if (!(await this.prepareRestart())) return;
       this.metrics.restarts.inc({ reason: this.pendingReason ?? reason });
       this.pendingReason = null;
     }
@@ -261,6 +344,7 @@ export class Supervisor {
       log: this.log.child({ component: "bot" }),
     });
     this.bot = bot;
+    this.startedVersion = this.digest;
     if (bot.pid !== undefined) {
       try {
         writeBotPidFile(this.botPidFile, bot.pid);
@@ -315,24 +399,44 @@ export class Supervisor {
     if (this.bot?.running) void this.stopBot();
   }
 
-  /** One update check: compares the server's digest with ours; downloads and schedules a restart on change. */
-  private async checkForUpdate(why: "start" | "schedule"): Promise<void> {
+  /**
+   * One update check (also public for tests): asks /bot_code for the
+   * server's version; when swarming_bot.zip already is that version it is a
+   * no-op (no download, no restart). Otherwise the code comes from a local
+   * verified copy (the bot may have downloaded it itself) or is downloaded,
+   * and a restart is owed only if the bot does not run it already.
+   */
+  async checkForUpdate(why: "start" | "schedule"): Promise<void> {
     const signal = this.stopping.signal;
     if (signal.aborted) return;
     try {
       const latest = await this.fetcher.latest(signal);
-      if (latest.digest !== null && latest.digest === this.digest) {
+      if (latest.digest !== null) this.serverVersion = latest.digest;
+      await this.readStatus();
+      const disk = await this.store.check(this.zipPath);
+      if (latest.digest !== null && disk.state === "ok" && disk.digest === latest.digest) {
         this.metrics.updateChecks.inc({ result: "unchanged" });
+        if (disk.digest !== this.digest) {
+          // The bot replaced swarming_bot.zip with the code it updated itself to.
+          this.log.info({ from: this.digest, to: disk.digest }, "the bot code on disk changed (the bot's own update)");
+          this.codeArrived(disk.digest);
+        }
+        await this.store.keepVerified(this.zipPath, disk.digest);
         this.log.debug({ why, version: latest.digest }, "bot code unchanged");
       } else {
-        const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        const local = latest.digest === null ? null : await this.store.findLocal(latest.digest);
+        let digest: string;
+        if (local !== null && latest.digest !== null && (await this.store.install(local, latest.digest))) {
+          digest = latest.digest;
+        } else {
+          digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        }
+        await this.store.keepVerified(this.zipPath, digest);
         const changed = digest !== this.digest;
         this.metrics.updateChecks.inc({ result: changed ? "changed" : "unchanged" });
         if (changed) {
           this.log.info({ why, from: this.digest, to: digest }, "new bot code in place");
-          const hadCode = this.digest !== null;
           this.codeArrived(digest);
-          if (hadCode) this.owedUpdate = digest;
         }
       }
     } catch (err) {
@@ -343,6 +447,16 @@ export class Supervisor {
         "update check failed",
       );
     }
+    const want = this.serverVersion ?? this.digest;
+    // What the bot runs: its own report, else (state server cannot tell) the code it was started from.
+    const runs = this.lastStatus?.botVersion ?? this.startedVersion;
+    if (want !== null && runs === want) {
+      // Never restart a bot that already runs the server's current version.
+      if (this.owedUpdate) this.log.info({ version: want }, "bot updated itself");
+      this.owedUpdate = null;
+    } else if (want !== null && this.bot?.running) {
+      this.owedUpdate = want;
+    }
     if (this.owedUpdate && !this.updateWatch) {
       this.updateWatch = this.restartForUpdate().finally(() => {
         this.updateWatch = null;
@@ -352,8 +466,9 @@ export class Supervisor {
 
   /**
    * After new code arrived: give the bot updateGraceSeconds to update itself;
-   * if it still reports another version (or is not running), restart it once
-   * no task runs, waiting at most idleWaitMaxSeconds.
+   * if it still reports another version, restart it once no task runs,
+   * waiting at most idleWaitMaxSeconds. While the state server cannot tell
+   * (task or version unknown) the bot is not restarted.
    */
   private async restartForUpdate(): Promise<void> {
     const c = this.config;
@@ -370,29 +485,31 @@ export class Supervisor {
       return;
     }
     const deadline = Date.now() + c.idleWaitMaxSeconds * 1000;
-    let loggedWait = false;
+    let loggedWait = "";
     while (!signal.aborted && this.owedUpdate === want) {
-      let status: Awaited<ReturnType<StateServerClient["status"]>> | null = null;
-      try {
-        status = await this.state.status();
-      } catch (err) {
-        this.log.warn({ message: (err as Error).message }, "cannot tell whether a task runs: not restarting yet");
-      }
+      const status = await this.readStatus();
       if (status?.botVersion === want) {
         this.log.info({ version: want }, "bot updated itself");
         this.owedUpdate = null;
         return;
       }
-      if (status && !status.taskRunning) {
+      if (status?.task === "idle" && status.botVersion !== null) {
         this.log.info({ reported: status.botVersion, want }, "bot runs old code and is idle: restarting it");
         this.owedUpdate = null;
         this.pendingReason = "update";
         await this.stopBot();
         return;
       }
-      if (status && !loggedWait) {
-        this.log.info({ maxWaitSeconds: c.idleWaitMaxSeconds }, "bot runs old code; waiting for its task to end");
-        loggedWait = true;
+      const wait = status?.task === "running" ? "task" : "unknown";
+      if (wait !== loggedWait) {
+        if (wait === "task")
+          this.log.info({ maxWaitSeconds: c.idleWaitMaxSeconds }, "bot runs old code; waiting for its task to end");
+        else
+          this.log.warn(
+            { task: status?.task ?? "unknown", reported: status?.botVersion ?? null, want },
+            "cannot tell whether a task runs or which version the bot runs: not restarting yet",
+          );
+        loggedWait = wait;
       }
       if (Date.now() >= deadline) {
         this.log.warn({ want }, "bot stayed busy: update restart postponed to the next check");
