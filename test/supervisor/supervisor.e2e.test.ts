@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -62,8 +62,12 @@ describe("supervisor (real process, Swarming double, stand-in bot)", () => {
     expect(processGroupMembers(pid)).toEqual([]);
     // The bot saw the signal and said goodbye to the server.
     expect(sw.bot("rpi-test-1")?.events.some((e) => e.event === "bot_shutdown")).toBe(true);
-    // Nothing of the supervisor's in the bot dir; the lock is released.
+    // Nothing of the supervisor's in the bot dir; the verified copy is kept in the shared dir; the lock is released.
     expect(readdirSync(botDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(
+      readFileSync(join(sharedDir, "swarming_bot.verified.zip")).equals(readFileSync(join(botDir, "swarming_bot.zip"))),
+    ).toBe(true);
     expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
   });
 });
@@ -254,15 +258,21 @@ describe("supervisor faults", () => {
 
   it("a disk that fills during an update download leaves the old copy intact and the bot running", async (ctx) => {
     const sw = await double();
-    const { botDir, sharedDir } = dirs();
+    const { root } = dirs();
+    // The bot dir and the shared dir on one small volume, as on the pod's emptyDir.
+    const volume = join(root, "b");
     try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", botDir], { stdio: "ignore" });
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume], { stdio: "ignore" });
     } catch {
       ctx.skip("needs root to mount a 1 MiB tmpfs");
     }
     cleanups.push(() => {
-      execFileSync("umount", ["-l", botDir]);
+      execFileSync("umount", ["-l", volume]);
     });
+    const botDir = join(volume, "s");
+    const sharedDir = join(volume, "shared");
+    mkdirSync(botDir);
+    mkdirSync(sharedDir);
     const old = await buildStandInBotZip({
       server: sw.url,
       hookScript: HOOK_SCRIPT,
@@ -282,7 +292,7 @@ describe("supervisor faults", () => {
     expect(m.value("rpi_swarming_bot_code_info", { version: old.digest })).toBe(1);
     expect(m.value("rpi_swarming_bot_up")).toBe(1);
     expect(readFileSync(join(botDir, "swarming_bot.zip")).equals(oldBytes)).toBe(true);
-    expect(readdirSync(botDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
     expect(await sup.stop()).toBe(0);
   });
 
@@ -348,12 +358,16 @@ describe("supervisor faults", () => {
     const { botDir, sharedDir } = dirs();
     const sup = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await sup.waitForLog((r) => r.msg === "downloading bot code", 20_000, "download start");
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(readdirSync(botDir).some((n) => n.startsWith("swarming_bot.download-"))).toBe(true);
+    await waitUntil(
+      () => readdirSync(sharedDir).some((n) => n.startsWith("swarming_bot.download-")),
+      5000,
+      "a partial download in the shared dir",
+    );
     const t0 = Date.now();
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(readdirSync(botDir)).toEqual([]);
+    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
     expect(count(sup.records, started)).toBe(0);
   });
 
