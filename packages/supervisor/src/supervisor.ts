@@ -106,6 +106,11 @@ export class Supervisor {
     });
   }
 
+  /** Aborts when the supervisor shuts down (for diagnostics and tests: nothing may pile up on it). */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
   /** The bound /metrics address once run() has started it. */
   get metricsUrl(): string | null {
     return this.healthUrl;
