@@ -56,6 +56,9 @@ export class Supervisor {
   private runningVersion: string | null = null;
   /** The version of swarming_bot.zip when the current bot started. */
   private startedVersion: string | null = null;
+  /** When serverVersion and runningVersion last changed: the newer news wins a restart. */
+  private serverVersionSince = 0;
+  private runningVersionSince = 0;
   /** Set before the supervisor itself stops the bot, so its exit is counted under this reason. */
   private pendingReason: RestartReason | null = null;
   /** Wakes the restart loop early (code arrived, update or reboot restart). */
@@ -221,7 +224,7 @@ export class Supervisor {
           throw err;
         });
         const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
-        this.serverVersion = latest.digest;
+        this.setServerVersion(latest.digest);
         await this.store.keepVerified(this.zipPath, digest);
         this.codeArrived(digest);
         return;
@@ -241,6 +244,12 @@ export class Supervisor {
     this.digest = digest;
     this.publishVersions();
     this.resolveCodeReady();
+  }
+
+  private setServerVersion(version: string | null): void {
+    if (version === null || version === this.serverVersion) return;
+    this.serverVersion = version;
+    this.serverVersionSince = Date.now();
   }
 
   private publishVersions(): void {
@@ -263,6 +272,7 @@ export class Supervisor {
     if (status?.botVersion && status.botVersion !== this.runningVersion) {
       this.log.info({ version: status.botVersion, previous: this.runningVersion }, "the bot reports a version");
       this.runningVersion = status.botVersion;
+      this.runningVersionSince = Date.now();
     }
     this.publishVersions();
     return status;
@@ -275,7 +285,12 @@ export class Supervisor {
    */
   private async prepareRestart(): Promise<boolean> {
     await this.readStatus();
-    const version = await this.store.prepareStart([this.serverVersion, this.runningVersion]);
+    // A bot that updated itself after our last check knows a newer server version than we do.
+    const prefer =
+      this.runningVersionSince > this.serverVersionSince
+        ? [this.runningVersion, this.serverVersion]
+        : [this.serverVersion, this.runningVersion];
+    const version = await this.store.prepareStart(prefer);
     if (version) {
       if (version !== this.digest) this.log.info({ from: this.digest, to: version }, "restarting on newer bot code");
       this.digest = version;
@@ -416,7 +431,7 @@ export class Supervisor {
     if (signal.aborted) return;
     try {
       const latest = await this.fetcher.latest(signal);
-      if (latest.digest !== null) this.serverVersion = latest.digest;
+      this.setServerVersion(latest.digest);
       await this.readStatus();
       const disk = await this.store.check(this.zipPath);
       if (latest.digest !== null && disk.state === "ok" && disk.digest === latest.digest) {
