@@ -74,14 +74,12 @@ it("kill -9 of the state server mid-task: the update check does not restart the 
       ),
     20_000,
   );
-  // Several checks and idle polls later, still the same bot, still the same task.
-  const checksBefore = supervisorLog(p).filter((r) => r.msg === "new bot code in place" || r.why === "schedule").length;
+  // Several checks later, still the same bot, still the same task.
   await eventually("more update checks", async () => {
     const m = await (await fetch(p.urls.supervisorMetrics)).text();
     const unchanged = /rpi_swarming_bot_code_update_checks_total\{result="unchanged"[^}]*\} (\d+)/.exec(m);
     return Number(unchanged?.[1] ?? 0) >= 5;
   });
-  expect(checksBefore).toBeGreaterThanOrEqual(1);
   const log = supervisorLog(p);
   expect(log.filter((r) => r.msg === "bot started").map((r) => r.pid)).toEqual([botPid]);
   expect(log.some((r) => r.msg === "bot runs old code and is idle: restarting it")).toBe(false);
