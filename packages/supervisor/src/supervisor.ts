@@ -341,12 +341,13 @@ export class Supervisor {
         "bot exited",
       );
       if (this.restartHold) await this.restartHold;
+      // Chosen during the backoff, so the restart is not later for it.
+      const prepared = this.prepareRestart();
       if (delay > 0) {
         this.wake = new AbortController();
         await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
       }
-      if (signal.aborted) return;
-      if (!(await this.prepareRestart())) return;
+      if (!(await prepared) || signal.aborted) return;
       this.metrics.restarts.inc({ reason: this.pendingReason ?? reason });
       this.pendingReason = null;
     }
@@ -429,6 +430,11 @@ export class Supervisor {
   async checkForUpdate(why: "start" | "schedule"): Promise<void> {
     const signal = this.stopping.signal;
     if (signal.aborted) return;
+    if (this.digest === null) {
+      // The bootstrap download is under way; a second one alongside would only fetch the same zip again.
+      this.log.debug({ why }, "no bot code in place yet: update check skipped");
+      return;
+    }
     try {
       const latest = await this.fetcher.latest(signal);
       this.setServerVersion(latest.digest);

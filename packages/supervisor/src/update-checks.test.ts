@@ -96,7 +96,11 @@ it("a supervisor doing 1,000 update checks (each a new version) keeps a constant
   const onWarning = (w: Error) => warnings.push(w);
   process.on("warning", onWarning);
   try {
-    for (let i = 0; i < 200 && zipGets === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    // The bootstrap's code in place (checks before that are skipped).
+    const inPlace = async () =>
+      sup.metricsUrl !== null &&
+      (await (await fetch(`${sup.metricsUrl}/metrics`)).text()).includes("rpi_swarming_bot_code_info{");
+    for (let i = 0; i < 400 && !(await inPlace()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(zipGets).toBe(1);
     const listeners: number[] = [];
     const heap: number[] = [];
