@@ -29,6 +29,6 @@ export function createMetricsApp(opts: MetricsAppOptions): Koa {
     ctx.body = ready ? { ready: true } : { error: "NotReadyError", message: "the first device probe has not finished" };
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }
