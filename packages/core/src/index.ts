@@ -14,5 +14,6 @@ export {
 } from "./http/koa.js";
 export { createLogger, type Logger, type LogLevel, scrubSecrets } from "./logger.js";
 export { createMetricsRegistry, METRIC_PREFIX } from "./metrics.js";
+export { METRICS_MAX_AGE_MS, MetricsCache } from "./metrics-cache.js";
 export { type AccessToken, TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { VERSION } from "./version.js";
