@@ -3,8 +3,9 @@
 # chart/ci/*-values.yaml, strict schema validation of every rendered object
 # (Kubernetes schemas from kubernetes-validate, monitoring CRD schemas written
 # by chart/tests/tools/monitoring-schemas.mjs), helm-unittest suites, values
-# that must fail, promtool check/test of every alert, PromQL of dashboards and
-# rules, dashboard rules, generated files up to date, the rendered config files
+# that must fail, kube-score of every rendered mode against an allow-list
+# (chart/tests/kube-score-allow.yaml), promtool check/test of every alert,
+# PromQL of dashboards and rules, dashboard rules, generated files up to date, the rendered config files
 # loaded by the real programs, and the `helm test` script against a stand-in pod.
 # Writes "<passed> <failed>" to $1. Every check counts once.
 out=${1:-/dev/null}
@@ -54,7 +55,7 @@ finish() {
   exit $((failed > 0))
 }
 
-for tool in helm helm4 helm-unittest kubeconform promtool node; do
+for tool in helm helm4 helm-unittest kubeconform kube-score promtool node; do
   command -v "$tool" >/dev/null || { echo "FAIL $tool is not installed (run ci/install-tools.sh)"; failed=$((failed + 1)); }
 done
 ((failed == 0)) || finish
@@ -64,7 +65,8 @@ schemas="$work/schemas"
 k8s_source=$(python3 -c "import kubernetes_validate, os; print(os.path.join(os.path.dirname(kubernetes_validate.__file__), 'kubernetes-json-schema', 'v${kube_version}-local-strict'))")
 check "strict Kubernetes ${kube_version} schemas made standalone from kubernetes-validate" \
   node "$tools/k8s-schemas.mjs" "$k8s_source" "$schemas" \
-  configmap-v1.json secret-v1.json service-v1.json serviceaccount-v1.json pod-v1.json daemonset-apps-v1.json
+  configmap-v1.json secret-v1.json service-v1.json serviceaccount-v1.json pod-v1.json daemonset-apps-v1.json \
+  networkpolicy-networking-v1.json
 check "monitoring.coreos.com/v1 schemas written" node "$tools/monitoring-schemas.mjs" "$schemas"
 validate() { kubeconform -strict -summary -kubernetes-version "$kube_version" -schema-location "$schemas/{{.ResourceKind}}{{.KindSuffix}}.json" "$@"; }
 
@@ -94,6 +96,36 @@ sed 's/^  updateStrategy:$/  updateStrategyy:/' "$work/default.helm.yaml" >"$wor
 must_fail "kubeconform rejects an unknown DaemonSet field" "updateStrategyy" validate "$work/bad-daemonset.yaml"
 sed 's/^  jobLabel: /  jobLable: /' "$work/android-ios.helm.yaml" >"$work/bad-podmonitor.yaml"
 must_fail "kubeconform rejects an unknown PodMonitor field" "jobLable" validate "$work/bad-podmonitor.yaml"
+
+# --- kube-score: every finding of every mode is fixed or allowed with a reason ---
+allow="$chart/tests/kube-score-allow.yaml"
+# kube_score_ok MODE RENDERED [USED]: kube-score exits 1 on any critical finding; the allow-list decides instead.
+kube_score_ok() {
+  kube-score score --kubernetes-version "v${kube_version%.*}" --output-format json \
+    --enable-optional-test container-seccomp-profile --enable-optional-test container-ports-check \
+    "$2" >"$2.kube-score.json"
+  node "$tools/kube-score-check.mjs" "$allow" "$1" "$2.kube-score.json" ${3:+"$3"}
+}
+: >"$work/kube-score-used"
+for values in "$chart"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  check "kube-score ($name): every finding is fixed or in the allow-list" \
+    kube_score_ok "$name" "$work/$name.helm.yaml" "$work/kube-score-used"
+done
+check "every kube-score allow-list entry is needed by some mode" node -e '
+  const fs = require("fs"), { parse } = require("yaml");
+  const [allow, usedFile] = process.argv.slice(1);
+  const used = new Set(fs.readFileSync(usedFile, "utf8").split("\n").filter(Boolean).map(Number));
+  const unused = parse(fs.readFileSync(allow, "utf8")).map((e, i) => ({ ...e, i })).filter((e) => !used.has(e.i));
+  for (const e of unused) console.log(`entry ${e.i} (${e.check} ${e.object} ${e.container ?? ""}) matches no finding: remove it`);
+  process.exit(unused.length ? 1 : 0);' "$allow" "$work/kube-score-used"
+# The gate must be able to fail: a privileged supervisor in usb mode is no allowed finding.
+privileged_supervisor_in_usb_mode() {
+  helm template lab "$chart" --namespace devices -f "$chart/ci/usb-mode-values.yaml" --kube-version "$kube_version" \
+    --set supervisor.securityContext.privileged=true >"$work/ks-bad.yaml" && kube_score_ok usb-mode "$work/ks-bad.yaml"
+}
+must_fail "kube-score refuses a finding the allow-list does not name" \
+  "container-security-context-privileged DaemonSet/lab-rpi-swarming-android \\(supervisor\\)" privileged_supervisor_in_usb_mode
 
 # --- values that must fail with a readable message ----------------------------
 for helm in helm helm4; do
