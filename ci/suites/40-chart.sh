@@ -97,6 +97,28 @@ must_fail "kubeconform rejects an unknown DaemonSet field" "updateStrategyy" val
 sed 's/^  jobLabel: /  jobLable: /' "$work/android-ios.helm.yaml" >"$work/bad-podmonitor.yaml"
 must_fail "kubeconform rejects an unknown PodMonitor field" "jobLable" validate "$work/bad-podmonitor.yaml"
 
+sed 's/^  policyTypes:$/  policyTypess:/' "$work/networkpolicy.helm.yaml" >"$work/bad-networkpolicy.yaml"
+must_fail "kubeconform rejects an unknown NetworkPolicy field" "policyTypess" validate "$work/bad-networkpolicy.yaml"
+
+# Tasks can fill a Pi's SD card: every emptyDir of every mode has a size limit.
+every_empty_dir_limited() {
+  node -e '
+    const fs = require("fs"), { parseAllDocuments } = require("yaml");
+    let bad = 0, seen = 0;
+    for (const file of process.argv.slice(1))
+      for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS())) {
+        const spec = doc?.kind === "Pod" ? doc.spec : doc?.spec?.template?.spec;
+        for (const v of spec?.volumes ?? []) {
+          if (!v.emptyDir) continue;
+          seen++;
+          if (!v.emptyDir.sizeLimit) { bad++; console.log(`${file}: ${doc.kind}/${doc.metadata.name} volume ${v.name} has no sizeLimit`); }
+        }
+      }
+    if (!seen) { console.log("no emptyDir found"); process.exit(1); }
+    process.exit(bad ? 1 : 0);' "$@"
+}
+check "every emptyDir of every mode has a sizeLimit" every_empty_dir_limited "$work"/*.helm.yaml
+
 # --- kube-score: every finding of every mode is fixed or allowed with a reason ---
 allow="$chart/tests/kube-score-allow.yaml"
 # kube_score_ok MODE RENDERED [USED]: kube-score exits 1 on any critical finding; the allow-list decides instead.
