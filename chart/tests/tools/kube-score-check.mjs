@@ -27,7 +27,8 @@ for (const [i, e] of (Array.isArray(entries) ? entries : []).entries()) {
   if (!(Array.isArray(summaries) && summaries.length && summaries.every((x) => typeof x === "string" && x))) {
     problems.push(`entry ${i}: summary must be a kube-score summary or a list of them`);
   }
-  if (e?.container !== undefined && typeof e.container !== "string") problems.push(`entry ${i}: container must be a string`);
+  if (e?.container !== undefined && typeof e.container !== "string")
+    problems.push(`entry ${i}: container must be a string`);
   if (e?.modes !== undefined && !(Array.isArray(e.modes) && e.modes.every((m) => typeof m === "string"))) {
     problems.push(`entry ${i}: modes must be a list of names`);
   }
@@ -39,8 +40,7 @@ if (problems.length) {
   process.exit(1);
 }
 
-const glob = (pattern) =>
-  new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
+const glob = (pattern) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*")}$`);
 const matches = (e, f) =>
   e.check === f.check &&
   glob(e.object).test(f.object) &&

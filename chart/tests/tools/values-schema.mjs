@@ -28,8 +28,7 @@ const window = (description) => str(description, { pattern: "^[1-9][0-9]*(s|m|h|
 const labelKey = "^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$";
 const probe = (description) => ({ type: "object", description });
 // A Kubernetes quantity of bytes ("8Gi", "512M", "1000000"), as an emptyDir's sizeLimit takes it.
-const quantity = (description) =>
-  str(description, { pattern: "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" });
+const quantity = (description) => str(description, { pattern: "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" });
 
 const container = (name, own) =>
   obj(`settings of the ${name} container`, {
