@@ -14,7 +14,7 @@ export GONOSUMDB="github.com/helm-unittest"
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------
-apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip)
+apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip iproute2)
 if [[ "${1:-}" != "--no-images" ]]; then
   apt_packages+=(buildah podman runc qemu-user-static binfmt-support debootstrap uidmap fuse-overlayfs shellcheck)
 fi

@@ -6,7 +6,8 @@
 # that must fail, kube-score of every rendered mode against an allow-list
 # (chart/tests/kube-score-allow.yaml), promtool check/test of every alert,
 # PromQL of dashboards and rules, dashboard rules, generated files up to date, the rendered config files
-# loaded by the real programs, and the `helm test` script against a stand-in pod.
+# loaded by the real programs, the restricted containers run on a read-only root
+# with only the chart's emptyDirs, and the `helm test` script against a stand-in pod.
 # Writes "<passed> <failed>" to $1. Every check counts once.
 out=${1:-/dev/null}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -250,6 +251,18 @@ done
 printf 'hookPort: 11000\nhookPrt: 1\n' >"$work/bad-config.yaml"
 must_fail "rpi-swarming state-server rejects an unknown config key" "unknown setting\\(s\\) hookPrt" \
   env SWARMING_BOT_ID=pi1 node "$cli" state-server --config "$work/bad-config.yaml" --print-config
+
+# --- restricted containers run the real programs as the kubelet would run them -----
+# (uid 10001, read-only root, no capabilities, only the rendered emptyDirs writable;
+# private namespaces, see tools/restricted-pod.sh): the bot polls, a task writes to
+# /tmp, HOME and its work dir, adb starts its server, both stop on SIGTERM.
+check "restricted containers work on a read-only root with only the chart's emptyDirs (simulated)" \
+  bash "$tools/restricted-pod.sh" "$work/simulated.helm.yaml" "$work/restricted-simulated"
+# The check must be able to fail: without the HOME emptyDirs adb and the task cannot write.
+sed -E '/^ +- name: (supervisor|state-server)-home$/{N;/mountPath: \/var\/lib\/rpi-swarming/d}' \
+  "$work/simulated.helm.yaml" >"$work/simulated-no-home.yaml"
+must_fail "restricted containers fail without a writable HOME" "Read-only file system|Cannot mkdir '/var/lib/rpi-swarming/.android'" \
+  bash "$tools/restricted-pod.sh" "$work/simulated-no-home.yaml" "$work/restricted-no-home"
 
 # --- helm test script against a stand-in pod ------------------------------------
 check "helm test script passes a healthy pod" node "$tools/smoke-test-check.mjs" healthy
