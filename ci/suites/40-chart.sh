@@ -258,6 +258,11 @@ must_fail "rpi-swarming state-server rejects an unknown config key" "unknown set
 # /tmp, HOME and its work dir, adb starts its server, both stop on SIGTERM.
 check "restricted containers work on a read-only root with only the chart's emptyDirs (simulated)" \
   bash "$tools/restricted-pod.sh" "$work/simulated.helm.yaml" "$work/restricted-simulated"
+# usb mode: a restricted supervisor (uid 10001) shares /b and /b/shared with a root state server.
+check "a restricted supervisor works beside a root state server (usb-mode, simulated device)" sh -c "
+  helm template lab $chart --namespace devices -f $chart/ci/usb-mode-values.yaml --kube-version $kube_version \
+    --set swarming.server=http://swarming.lab.example.com:8080 --set deviceTypes.android.device=simulated >$work/usb-run.yaml &&
+  bash $tools/restricted-pod.sh $work/usb-run.yaml $work/restricted-usb"
 # The check must be able to fail: without the HOME emptyDirs adb and the task cannot write.
 sed -E '/^ +- name: (supervisor|state-server)-home$/{N;/mountPath: \/var\/lib\/rpi-swarming/d}' \
   "$work/simulated.helm.yaml" >"$work/simulated-no-home.yaml"

@@ -1,8 +1,11 @@
 // Reads rendered chart manifests (stdin) and prints, for the first DaemonSet's pod,
-// what restricted-pod.sh needs to run its restricted containers the way a kubelet
-// would: one line per fact, fields separated by tabs.
+// what restricted-pod.sh needs to run its containers the way a kubelet would: one
+// line per fact, fields separated by the unit separator \x1f (fields may be empty).
 //   volume <name> <sizeLimit>            an emptyDir of the pod
-//   container <name> <uid> <gid> <fsGroup> (runAsNonRoot and readOnlyRootFilesystem)
+//   container <name> <uid> <gid> <fsGroup> <restricted|root>
+//                                        restricted: runAsNonRoot, runAsUser, readOnlyRootFilesystem;
+//                                        root: anything else (privileged), run as root
+//   skip <name>                          a container with its own command (usbmuxd): not run
 //   mount <container> <volume> <path>    an emptyDir mount, outer paths first
 //   dir <container> <path>               the mount point of any other volume (read-only)
 //   file <container> <path> <base64>     a file of a mounted ConfigMap that is rendered
@@ -22,7 +25,7 @@ if (!ds) {
 const configMaps = new Map(docs.filter((d) => d?.kind === "ConfigMap").map((d) => [d.metadata.name, d.data ?? {}]));
 const pod = ds.spec.template.spec;
 const out = [];
-const line = (...fields) => out.push(fields.map(String).join("\t"));
+const line = (...fields) => out.push(fields.map(String).join("\x1f"));
 
 const emptyDirs = new Map();
 for (const v of pod.volumes ?? []) {
@@ -34,9 +37,16 @@ const fsGroup = pod.securityContext?.fsGroup ?? "";
 let restricted = 0;
 for (const c of pod.containers) {
   const sc = c.securityContext ?? {};
-  if (!(sc.runAsNonRoot && sc.readOnlyRootFilesystem && sc.runAsUser)) continue;
-  restricted++;
-  line("container", c.name, sc.runAsUser, sc.runAsGroup ?? sc.runAsUser, fsGroup);
+  if (c.command) {
+    line("skip", c.name);
+    continue;
+  }
+  if (sc.runAsNonRoot && sc.readOnlyRootFilesystem && sc.runAsUser) {
+    restricted++;
+    line("container", c.name, sc.runAsUser, sc.runAsGroup ?? sc.runAsUser, fsGroup, "restricted");
+  } else {
+    line("container", c.name, 0, 0, "", "root");
+  }
   const mounts = [...(c.volumeMounts ?? [])].sort((a, b) => a.mountPath.length - b.mountPath.length);
   for (const m of mounts) {
     if (emptyDirs.has(m.name)) line("mount", c.name, m.name, m.mountPath);
@@ -50,10 +60,6 @@ for (const c of pod.containers) {
   }
   for (const e of c.env ?? []) {
     if (e.value !== undefined) line("env", c.name, e.name, e.value.replaceAll("$(NODE_NAME)", nodeName));
-  }
-  if (c.command) {
-    console.error(`${c.name}: a command replaces the image's entrypoint; not supported here`);
-    process.exit(1);
   }
   for (const a of c.args ?? []) line("arg", c.name, a);
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs the restricted containers of a rendered chart (the first DaemonSet) the way
-# the kubelet would, with the real programs, and checks that they work there:
-# a read-only root (an overlay of this machine's root, so the programs and Python
-# are found), uid/gid and fsGroup of the securityContext, no capabilities,
-# no_new_privs, and writable only the pod's emptyDirs (tmpfs of their sizeLimit,
-# shared between containers as in a pod), the rendered config files at their
-# mount paths, the container's env and args after the image's entrypoint.
+# Runs the containers of a rendered chart (the first DaemonSet's pod) the way the
+# kubelet would, with the real programs, and checks that they work there. Each
+# gets a root of its own (an overlay of this machine's root, so the programs and
+# Python are found), the pod's emptyDirs (tmpfs of their sizeLimit, shared between
+# containers as in a pod), the rendered config files at their mount paths, its
+# env and its args after the image's entrypoint. A restricted container (see
+# restricted-pod-plan.mjs) runs read-only, as the uid/gid and fsGroup of its
+# securityContext, without capabilities and with no_new_privs; any other runs
+# as root (a privileged container of the usb mode). Containers with a command
+# of their own (usbmuxd) are not run.
 # All in private mount, network and pid namespaces: the Swarming double runs
 # on the namespace's loopback under the host name of the rendered swarmingServer.
 # Then a task writes to /tmp, HOME and its work dir, the bot must report it done,
@@ -32,9 +35,9 @@ logs="$work/logs"
 mkdir -p "$logs"
 
 node "$repo/chart/tests/tools/restricted-pod-plan.mjs" pi1 <"$rendered" >"$base/plan"
-declare -A uid gid fsgroup
+declare -A uid gid fsgroup mode
 containers=()
-while IFS=$'\t' read -r kind a b c d; do
+while IFS=$'\x1f' read -r kind a b c d e; do
   case $kind in
     volume)
       mkdir -p "$base/vol/$a"
@@ -44,10 +47,11 @@ while IFS=$'\t' read -r kind a b c d; do
       bytes=${bytes%i}
       mount -t tmpfs -o "size=${bytes,,},mode=0777" tmpfs "$base/vol/$a"
       ;;
-    container) containers+=("$a"); uid[$a]=$b; gid[$a]=$c; fsgroup[$a]=$d ;;
+    container) containers+=("$a"); uid[$a]=$b; gid[$a]=$c; fsgroup[$a]=$d; mode[$a]=$e ;;
+    skip) echo "not run: $a (a command of its own)" ;;
   esac
 done <"$base/plan"
-echo "restricted containers: ${containers[*]}"
+for c in "${containers[@]}"; do echo "container $c: ${mode[$c]}"; done
 
 swarming=""
 for c in "${containers[@]}"; do
@@ -59,7 +63,7 @@ for c in "${containers[@]}"; do
   rm -rf "$root/opt/rpi-swarming" && mkdir -p "$root/opt/rpi-swarming/sudo-bin"
   for entry in packages node_modules package.json; do ln -s "$repo/$entry" "$root/opt/rpi-swarming/$entry"; done
   install -m 0755 "$repo/images/sudo/sudo" "$root/opt/rpi-swarming/sudo-bin/sudo"
-  while IFS=$'\t' read -r kind name x y; do
+  while IFS=$'\x1f' read -r kind name x y; do
     [[ $name == "$c" ]] || continue
     case $kind in
       mount | dir) mkdir -p "$root${y:-$x}" ;;
@@ -71,12 +75,12 @@ for c in "${containers[@]}"; do
   [[ -n $url ]] && swarming=$url
   host=$(node -e 'console.log(new URL(process.argv[1]).hostname)' "$swarming")
   echo "127.0.0.1 $host" >>"$root/etc/hosts"
-  # readOnlyRootFilesystem: the root is read-only from here on.
   mount --bind "$root" "$root"
-  mount -o remount,bind,ro "$root"
+  # readOnlyRootFilesystem: the root is read-only from here on.
+  [[ ${mode[$c]} == restricted ]] && mount -o remount,bind,ro "$root"
   mount --rbind /dev "$root/dev"
   mount -t proc proc "$root/proc"
-  while IFS=$'\t' read -r kind name vol path; do
+  while IFS=$'\x1f' read -r kind name vol path; do
     [[ $kind == mount && $name == "$c" ]] || continue
     # A mount point inside another emptyDir is made there, as the kubelet does.
     [[ -d "$root$path" ]] || mkdir "$root$path"
@@ -89,23 +93,33 @@ node "$cli" swarming-double --double-host 127.0.0.1 --double-port "$port" --work
   --hook-script "$repo/packages/swarming-hooks/bot_config.py" --default-sleep-seconds 1 >"$logs/swarming-double.log" 2>&1 &
 double="http://127.0.0.1:$port"
 
-declare -A pids
-env_of_state_server=()
-for c in "${containers[@]}"; do
-  env=(PATH=/opt/rpi-swarming/sudo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_ENV=production NODE_NAME=pi1)
-  args=()
-  while IFS=$'\t' read -r kind name x y; do
-    [[ $name == "$c" ]] || continue
-    case $kind in
-      env) env+=("$x=$y") ;;
-      arg) args+=("$x") ;;
-    esac
+# in_container NAME COMMAND...: runs the command in the container's root, with its env,
+# as its user; restricted: no capabilities, no_new_privs, fsGroup as supplementary group.
+in_container() {
+  local run=() c kind name x y
+  # --exec: replace the calling (background) shell, so that its pid is the program's.
+  [[ $1 == --exec ]] && { run=(exec); shift; }
+  c=$1
+  shift
+  local env=(PATH=/opt/rpi-swarming/sudo-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    NODE_ENV=production NODE_NAME=pi1)
+  while IFS=$'\x1f' read -r kind name x y; do
+    [[ $kind == env && $name == "$c" ]] && env+=("$x=$y")
   done <"$base/plan"
-  [[ $c == state-server ]] && env_of_state_server=("${env[@]}")
-  groups=${fsgroup[$c]:-${gid[$c]}}
-  chroot "$base/$c/root" setpriv --reuid "${uid[$c]}" --regid "${gid[$c]}" --groups "$groups" \
-    --inh-caps=-all --bounding-set=-all --no-new-privs \
-    env -i "${env[@]}" rpi-swarming "${args[@]}" >"$logs/$c.log" 2>&1 &
+  if [[ ${mode[$c]} == restricted ]]; then
+    "${run[@]}" chroot "$base/$c/root" setpriv --reuid "${uid[$c]}" --regid "${gid[$c]}" --groups "${fsgroup[$c]:-${gid[$c]}}" \
+      --inh-caps=-all --bounding-set=-all --no-new-privs env -i "${env[@]}" "$@"
+  else
+    "${run[@]}" chroot "$base/$c/root" env -i "${env[@]}" "$@"
+  fi
+}
+declare -A pids
+for c in "${containers[@]}"; do
+  args=()
+  while IFS=$'\x1f' read -r kind name x y; do
+    [[ $kind == arg && $name == "$c" ]] && args+=("$x")
+  done <"$base/plan"
+  in_container --exec "$c" rpi-swarming "${args[@]}" >"$logs/$c.log" 2>&1 &
   pids[$c]=$!
   echo "started $c as uid ${uid[$c]} (pid ${pids[$c]}): rpi-swarming ${args[*]}"
 done
@@ -129,9 +143,11 @@ until_json() {
 fail=0
 until_json 90 'body.polls >= 2' "$double/bots/pi1" && echo "the bot polls the double" || fail=1
 if ((fail == 0)); then
-  # A task writes where the chart gives it room, and proves the root is read-only.
-  task='set -e; echo t >"${TMPDIR:-/tmp}/task-tmp"; mkdir -p "$HOME/.cache"; echo t >"$HOME/.cache/task-home"; echo t >task-cwd;
-    if touch /opt/rpi-swarming/task-root 2>/dev/null; then echo "root filesystem writable"; exit 3; fi'
+  # A task writes where the chart gives it room (and, restricted, cannot write to the root).
+  task='set -e; echo t >"${TMPDIR:-/tmp}/task-tmp"; mkdir -p "$HOME/.cache"; echo t >"$HOME/.cache/task-home"; echo t >task-cwd'
+  if [[ ${mode[supervisor]:-} == restricted ]]; then
+    task+='; if touch /opt/rpi-swarming/task-root 2>/dev/null; then echo "root filesystem writable"; exit 3; fi'
+  fi
   node -e 'fetch(process.argv[1], { method: "POST", headers: { "content-type": "application/json" },
       body: JSON.stringify({ botId: "pi1", cmd: "run", taskId: "restricted-1", command: ["sh", "-c", process.argv[2]] }) })
       .then((r) => { if (!r.ok) process.exit(1); })' "$double/_double/enqueue" "$task"
@@ -139,25 +155,23 @@ if ((fail == 0)); then
     "$double/_double/tasks" || fail=1
   if until_json 1 'body.tasks.some((t) => t.id === "restricted-1" && t.status === "completed" && t.exitCode === 0)' \
     "$double/_double/tasks"; then
-    echo "a task wrote to /tmp, HOME and its work dir, and not to the root"
+    echo "a task wrote to /tmp, HOME and its work dir${mode[supervisor]/restricted/, and not to the root}"
   else
     echo "the task failed:"; node -e 'fetch(process.argv[1]).then((r) => r.json()).then((b) => console.log(b.tasks))' "$double/_double/tasks"
     fail=1
   fi
 fi
 # The state server's adb (device android) must start its server there: it writes ~/.android and /tmp.
-if [[ -n ${uid[state-server]:-} ]] && command -v adb >/dev/null; then
-  in_state_server() {
-    chroot "$base/state-server/root" setpriv --reuid "${uid[state-server]}" --regid "${gid[state-server]}" \
-      --groups "${fsgroup[state-server]:-${gid[state-server]}}" --inh-caps=-all --bounding-set=-all --no-new-privs \
-      env -i PATH=/usr/bin:/bin "${env_of_state_server[@]}" "$@"
-  }
-  if in_state_server adb start-server >"$logs/adb.log" 2>&1 && in_state_server adb devices >>"$logs/adb.log" 2>&1; then
+if [[ -n ${mode[state-server]:-} ]] && command -v adb >/dev/null; then
+  # Its own port: the state server of an android device may run one already.
+  adb_port=(adb -P 5099)
+  if in_container state-server "${adb_port[@]}" start-server >"$logs/adb.log" 2>&1 &&
+    in_container state-server "${adb_port[@]}" devices >>"$logs/adb.log" 2>&1; then
     echo "adb starts its server in the state server's container"
   else
     echo "adb cannot start its server in the state server's container:"; cat "$logs/adb.log"; fail=1
   fi
-  in_state_server adb kill-server >/dev/null 2>&1 || true
+  in_container state-server "${adb_port[@]}" kill-server >/dev/null 2>&1 || true
 fi
 for c in "${containers[@]}"; do kill -TERM "${pids[$c]}" 2>/dev/null || true; done
 for c in "${containers[@]}"; do
