@@ -51,6 +51,7 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
   "logLevel" $dt.logLevel
   "swarmingServer" $dt.swarming.server
   "botDir" "/b/s"
+  "botCodeDir" "/b/bot-code"
   "sharedDir" "/b/shared"
   "python" $s.python
   "updateSchedule" $s.updateSchedule

@@ -61,7 +61,7 @@ describe("first boot", () => {
     const health1 = await getJson(p.urls.supervisorHealth);
     expect(health1).toMatchObject({ bot_running: true, bot_code_version: v1, server_bot_version: v1 });
     expect(await botCodeDigest(join(p.botDir, "swarming_bot.zip"))).toBe(v1);
-    expect(await botCodeDigest(join(p.sharedDir, "swarming_bot.verified.zip"))).toBe(v1);
+    expect(await botCodeDigest(join(p.workDir, "bot-code", "swarming_bot.verified.zip"))).toBe(v1);
 
     const v2 = await publishV2(p);
     await eventually("the bot on v2 by its own update", async () => (await bot()).version === v2);
@@ -83,7 +83,7 @@ describe("first boot", () => {
     expect(back.version).toBe(v2);
     expect(back.versions).toEqual([v1, v2]);
     expect(await botCodeDigest(join(p.botDir, "swarming_bot.zip"))).toBe(v2);
-    expect(await botCodeDigest(join(p.sharedDir, "swarming_bot.verified.zip"))).toBe(v2);
+    expect(await botCodeDigest(join(p.workDir, "bot-code", "swarming_bot.verified.zip"))).toBe(v2);
     expect((await getJson(p.urls.supervisorHealth)).bot_code_version).toBe(v2);
     expect(supervisorLog(p).filter((r) => r.msg === "bot started")).toHaveLength(2);
     expect(await supervisorZipGets(p)).toBe(1);

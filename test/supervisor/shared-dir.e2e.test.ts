@@ -1,8 +1,9 @@
 /**
- * The shared dir (issue 10, item 2): partial downloads live there, outside
- * the bot dir the real bot cleans after each handshake, on the same
- * filesystem so the final rename is atomic; the supervisor refuses any
- * other layout at start-up.
+ * Issue 10, item 2: partial downloads and the verified copy live in the bot
+ * code dir (default `bot-code` beside the bot dir), outside the bot dir the
+ * real bot cleans after each handshake, on the same filesystem and mount so
+ * the final rename is atomic; the lock and markers in the shared dir, also
+ * outside it. The supervisor refuses any other layout at start-up.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -52,7 +53,7 @@ for name in sorted(os.listdir(sys.argv[1])):
   return out.split("\n").filter(Boolean);
 }
 
-describe("the shared dir", () => {
+describe("the bot code dir and the shared dir", () => {
   it("a download in progress survives the bot's keep-list clean-up of the bot dir", async () => {
     const sw = await double();
     await sw.publishBotCode({
@@ -63,7 +64,7 @@ describe("the shared dir", () => {
     const sup = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await sup.waitForLog((r) => r.msg === "downloading bot code", 20_000, "download start");
     await waitUntil(
-      () => readdirSync(sharedDir).some((n) => n.startsWith("swarming_bot.download-")),
+      () => readdirSync(join(botDir, "..", "bot-code")).some((n) => n.startsWith("swarming_bot.download-")),
       10_000,
       "a partial download",
     );
@@ -92,7 +93,7 @@ describe("the shared dir", () => {
     expect(sup.records.some((r) => r.msg === "bot started")).toBe(false);
   });
 
-  it("refuses a shared dir on another filesystem: exit 2, saying the rename would not be atomic", async (ctx) => {
+  it("refuses a bot code dir on another filesystem: exit 2, saying the rename would not be atomic", async (ctx) => {
     const { root, botDir } = dirs();
     const other = join(root, "other");
     mkdirSync(other);
@@ -107,11 +108,12 @@ describe("the shared dir", () => {
     const sup = startSupervisor({
       "swarming-server": "http://127.0.0.1:9",
       "bot-dir": botDir,
-      "shared-dir": join(other, "shared"),
+      "bot-code-dir": join(other, "code"),
     });
     expect(await sup.exited).toBe(2);
+    expect(sup.stderr()).toContain(`botCodeDir (--bot-code-dir, RPI_SWARMING_BOT_CODE_DIR) ${join(other, "code")} and`);
     expect(sup.stderr()).toMatch(
-      /are on different filesystems \(device \d+ and \d+\).*atomic only within one filesystem/,
+      /are on different filesystems \(device \d+ and \d+\).*atomic only within one filesystem and mount/,
     );
   });
 });

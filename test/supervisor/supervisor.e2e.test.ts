@@ -62,11 +62,12 @@ describe("supervisor (real process, Swarming double, stand-in bot)", () => {
     expect(processGroupMembers(pid)).toEqual([]);
     // The bot saw the signal and said goodbye to the server.
     expect(sw.bot("rpi-test-1")?.events.some((e) => e.event === "bot_shutdown")).toBe(true);
-    // Nothing of the supervisor's in the bot dir; the verified copy is kept in the shared dir; the lock is released.
+    // Nothing of the supervisor's in the bot dir; the verified copy is kept beside it in bot-code; the lock is released.
+    const codeDir = join(botDir, "..", "bot-code");
     expect(readdirSync(botDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
-    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(codeDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
     expect(
-      readFileSync(join(sharedDir, "swarming_bot.verified.zip")).equals(readFileSync(join(botDir, "swarming_bot.zip"))),
+      readFileSync(join(codeDir, "swarming_bot.verified.zip")).equals(readFileSync(join(botDir, "swarming_bot.zip"))),
     ).toBe(true);
     expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
   });
@@ -292,7 +293,7 @@ describe("supervisor faults", () => {
     expect(m.value("rpi_swarming_bot_code_info", { version: old.digest })).toBe(1);
     expect(m.value("rpi_swarming_bot_up")).toBe(1);
     expect(readFileSync(join(botDir, "swarming_bot.zip")).equals(oldBytes)).toBe(true);
-    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(join(volume, "bot-code")).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
     expect(await sup.stop()).toBe(0);
   });
 
@@ -359,15 +360,17 @@ describe("supervisor faults", () => {
     const sup = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await sup.waitForLog((r) => r.msg === "downloading bot code", 20_000, "download start");
     await waitUntil(
-      () => readdirSync(sharedDir).some((n) => n.startsWith("swarming_bot.download-")),
+      () => readdirSync(join(botDir, "..", "bot-code")).some((n) => n.startsWith("swarming_bot.download-")),
       5000,
-      "a partial download in the shared dir",
+      "a partial download in the bot code dir",
     );
     const t0 = Date.now();
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(readdirSync(botDir)).toEqual([]);
-    expect(readdirSync(sharedDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(join(botDir, "..", "bot-code")).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual(
+      [],
+    );
     expect(count(sup.records, started)).toBe(0);
   });
 

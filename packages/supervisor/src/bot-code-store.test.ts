@@ -35,7 +35,7 @@ function newStore(settleMs = 300): BotCodeStore {
     timeoutMs: 1000,
     tempDir: sharedDir,
   });
-  return new BotCodeStore({ botDir, sharedDir, verify: (p) => fetcher.verify(p), log, settleMs });
+  return new BotCodeStore({ botDir, codeDir: sharedDir, verify: (p) => fetcher.verify(p), log, settleMs });
 }
 
 async function zip(name: string, marker: string, randomBytes = 0): Promise<{ path: string; digest: string }> {

@@ -8,7 +8,7 @@ import { BotCodeError } from "./errors.js";
 export const BOT_ZIP = "swarming_bot.zip";
 /** The bot's own copies: it re-executes itself as .1 and downloads its updates into .1 or .2. */
 export const BOT_OWN_ZIPS = ["swarming_bot.1.zip", "swarming_bot.2.zip"] as const;
-/** The last verified bot code, in the shared dir, where the bot's clean-up cannot reach it. */
+/** The last verified bot code, in the bot code dir, where the bot's clean-up cannot reach it. */
 export const VERIFIED_ZIP = "swarming_bot.verified.zip";
 
 export type ZipCheck =
@@ -18,7 +18,8 @@ export type ZipCheck =
 
 export interface BotCodeStoreOptions {
   readonly botDir: string;
-  readonly sharedDir: string;
+  /** Outside the bot dir, on its filesystem and mount (dirs.ts): the verified copy and temp copies. */
+  readonly codeDir: string;
   /** Checks a zip and returns its version (BotCodeFetcher.verify); throws BotCodeError. */
   readonly verify: (path: string) => Promise<string>;
   readonly log: Logger;
@@ -32,10 +33,10 @@ export interface BotCodeStoreOptions {
  * The bot code on disk: `swarming_bot.zip` in the bot dir (what the
  * supervisor starts; the bot itself copies its new code over it, in place
  * and non-atomically, after a self-update), the bot's own `.1`/`.2` copies,
- * and the last verified copy in the shared dir. A zip that fails its check
+ * and the last verified copy in the bot code dir. A zip that fails its check
  * may be half-written by the bot: it is checked again once it stops
  * changing, and is never deleted; a good copy is put in its place by an
- * atomic rename from the shared dir instead.
+ * atomic rename from the bot code dir instead.
  */
 export class BotCodeStore {
   readonly botZip: string;
@@ -46,7 +47,7 @@ export class BotCodeStore {
 
   constructor(private readonly opts: BotCodeStoreOptions) {
     this.botZip = join(opts.botDir, BOT_ZIP);
-    this.verifiedZip = join(opts.sharedDir, VERIFIED_ZIP);
+    this.verifiedZip = join(opts.codeDir, VERIFIED_ZIP);
     this.log = opts.log.child({ component: "bot-code-store" });
   }
 
@@ -81,7 +82,7 @@ export class BotCodeStore {
   }
 
   /**
-   * Copies a zip to the shared dir as the last verified copy, if it is of
+   * Copies a zip to the bot code dir as the last verified copy, if it is of
    * version `digest` (checked on the copy, so a source changing meanwhile is
    * caught). A copy, not a link: the bot rewrites swarming_bot.zip in place.
    */
@@ -89,7 +90,7 @@ export class BotCodeStore {
     const have = await this.check(this.verifiedZip);
     if (have.state === "ok" && have.digest === digest) return true;
     const ok = await this.copyInto(src, digest, this.verifiedZip);
-    if (ok) this.log.info({ version: digest }, "kept a verified copy of the bot code in the shared dir");
+    if (ok) this.log.info({ version: digest }, "kept a verified copy of the bot code");
     return ok;
   }
 
@@ -145,9 +146,9 @@ export class BotCodeStore {
     return null;
   }
 
-  /** Copies src to a temp file in the shared dir, checks its version, renames it to target. */
+  /** Copies src to a temp file in the bot code dir, checks its version, renames it to target. */
   private async copyInto(src: string, digest: string, target: string): Promise<boolean> {
-    const temp = join(this.opts.sharedDir, `${TEMP_PREFIX}copy-${process.pid}-${randomBytes(4).toString("hex")}.zip`);
+    const temp = join(this.opts.codeDir, `${TEMP_PREFIX}copy-${process.pid}-${randomBytes(4).toString("hex")}.zip`);
     try {
       await copyFile(src, temp);
       const fh = await open(temp, "r+");

@@ -22,7 +22,12 @@ export const supervisorSettings = {
   sharedDir: setting(
     "string",
     z.string().min(1).default("/b/shared"),
-    "directory outside the bot dir for the supervisor lock and reboot requests",
+    "directory outside the bot dir for the supervisor lock, the bot's pid and reboot requests (shared with the state server)",
+  ),
+  botCodeDir: setting(
+    "string",
+    z.string().min(1).optional(),
+    "directory for partial downloads and the last verified bot code: outside the bot dir, on its filesystem and mount so the rename into it is atomic (default: bot-code beside the bot dir)",
   ),
   python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
   tokenConfig: setting(

@@ -7,7 +7,7 @@ import { BotCodeFetcher } from "./bot-code.js";
 import { BOT_ZIP, BotCodeStore } from "./bot-code-store.js";
 import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
-import { checkDirectories } from "./dirs.js";
+import { botCodeDirOf, checkDirectories } from "./dirs.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
@@ -87,11 +87,11 @@ export class Supervisor {
       log: rootLog,
       metrics: this.metrics,
       timeoutMs: config.downloadTimeoutSeconds * 1000,
-      tempDir: config.sharedDir,
+      tempDir: botCodeDirOf(config),
     });
     this.store = new BotCodeStore({
       botDir: config.botDir,
-      sharedDir: config.sharedDir,
+      codeDir: botCodeDirOf(config),
       verify: (path) => this.fetcher.verify(path),
       log: this.log,
     });
@@ -122,8 +122,8 @@ export class Supervisor {
   /** Runs until `stop` resolves; resolves with the process exit code. Throws LockedError/ConfigError. */
   async run(stop: Promise<unknown>): Promise<number> {
     const c = this.config;
-    // ConfigError (exit 2) for a shared dir inside the bot dir or on another filesystem.
-    await checkDirectories(c.botDir, c.sharedDir);
+    // ConfigError (exit 2) for a shared or bot code dir inside the bot dir, or code on another filesystem.
+    await checkDirectories(c.botDir, c.sharedDir, botCodeDirOf(c));
     const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
