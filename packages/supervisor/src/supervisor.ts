@@ -348,6 +348,8 @@ export class Supervisor {
         await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
       }
       if (!(await prepared) || signal.aborted) return;
+      // Woken for new code that arrived during the wait: choose again, the newest is wanted.
+      if (this.pendingReason === "update" && !(await this.prepareRestart())) return;
       this.metrics.restarts.inc({ reason: this.pendingReason ?? reason });
       this.pendingReason = null;
     }
