@@ -22,7 +22,7 @@ export const supervisorSettings = {
   sharedDir: setting(
     "string",
     z.string().min(1).default("/b/shared"),
-    "directory outside the bot dir for the supervisor lock and reboot requests",
+    "directory outside the bot dir for the bot's pid record and reboot requests (the supervisor lock is <botDir>.lock)",
   ),
   python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
   tokenConfig: setting(

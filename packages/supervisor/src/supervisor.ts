@@ -16,7 +16,6 @@ import type { SupervisorConfig } from "./settings.js";
 import { StateServerClient } from "./state-client.js";
 
 export const BOT_ZIP = "swarming_bot.zip";
-export const LOCK_FILE = "supervisor.lock";
 export const REBOOT_REQUEST_FILE = "reboot-requests";
 export const BOT_PID_FILE = "bot.pid";
 
@@ -97,7 +96,10 @@ export class Supervisor {
     const c = this.config;
     await mkdir(c.sharedDir, { recursive: true });
     await mkdir(c.botDir, { recursive: true });
-    const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
+    // Keyed on the bot dir (beside it), so another --shared-dir cannot start a second bot there.
+    const lock: HeldLock = await acquireLock(c.botDir, `bot directory ${c.botDir}`, {
+      onLost: (message) => this.log.error({ message }, "lost the supervisor lock"),
+    });
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
     // In the background, so /healthz answers during the grace period.
