@@ -5,5 +5,6 @@ export { statusForError } from "./http/error-status.js";
 export { closeServer, jsonErrors, listen, MAX_BODY_BYTES, readJsonBody } from "./http/koa.js";
 export { createLogger, type Logger, type LogLevel, scrubSecrets } from "./logger.js";
 export { createMetricsRegistry, METRIC_PREFIX } from "./metrics.js";
+export { redactUrl } from "./redact-url.js";
 export { type AccessToken, TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { VERSION } from "./version.js";

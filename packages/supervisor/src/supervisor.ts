@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@rpi-swarming/core";
+import { closeServer, createMetricsRegistry, type Logger, redactUrl, TokenSource } from "@rpi-swarming/core";
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
@@ -119,7 +119,7 @@ export class Supervisor {
       server = health.server;
       this.healthUrl = health.url;
       this.log.info(
-        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: c.swarmingServer, botId: c.botId },
+        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: redactUrl(c.swarmingServer), botId: c.botId },
         "supervisor started",
       );
       await watcher.start();
