@@ -7,6 +7,7 @@ import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
 import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
+import { BotStopReport } from "./bot-stop.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
@@ -56,6 +57,7 @@ export class Supervisor {
   private resolveCodeReady: () => void = () => undefined;
   private healthUrl: string | null = null;
   private readonly watcher: RebootRequestWatcher;
+  private readonly stopReport: BotStopReport;
 
   constructor(
     private readonly config: SupervisorConfig,
@@ -73,6 +75,7 @@ export class Supervisor {
       timeoutMs: config.downloadTimeoutSeconds * 1000,
     });
     this.state = new StateServerClient(config.stateServerUrl);
+    this.stopReport = new BotStopReport(this.log, this.metrics, this.state);
     this.zipPath = join(config.botDir, BOT_ZIP);
     this.rebootFile = join(config.sharedDir, REBOOT_REQUEST_FILE);
     this.botPidFile = join(config.sharedDir, BOT_PID_FILE);
@@ -103,7 +106,9 @@ export class Supervisor {
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
     // In the background, so /healthz answers during the grace period.
-    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log);
+    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log).then((r) =>
+      this.stopReport.leftover(r),
+    );
     let server: Server | null = null;
     let task: ScheduledTask | null = null;
     const watcher = this.watcher;
@@ -156,7 +161,7 @@ export class Supervisor {
       if (task) await task.destroy();
       watcher.stop();
       if (this.bot) {
-        this.bot.killGroup();
+        this.bot.killSessionNow();
         if (this.bot.pid !== undefined) removeBotPidFile(this.botPidFile, this.bot.pid);
       }
       this.tokens.stop();
@@ -217,7 +222,8 @@ export class Supervisor {
     while (!signal.aborted) {
       const bot = this.startBot();
       const exit = await bot.exited;
-      // Its group is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
+      this.stopReport.exitedWithOrphans(exit, bot.pid);
+      // Its session is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
       if (bot.pid !== undefined) removeBotPidFile(this.botPidFile, bot.pid);
       this.bot = null;
       this.metrics.botUp.set(0);
@@ -282,9 +288,9 @@ export class Supervisor {
     if (!bot?.running) return;
     const graceMs = this.config.shutdownGraceSeconds * 1000;
     this.log.info({ pid: bot.pid, graceSeconds: this.config.shutdownGraceSeconds }, "stopping the bot");
-    const { exit, killed } = await bot.terminate(graceMs);
-    if (killed) this.log.warn({ pid: bot.pid }, "bot ignored SIGTERM for the grace period: killed its process group");
-    else this.log.info({ code: exit.code, signal: exit.signal }, "bot stopped");
+    const taskRunning = this.stopReport.taskRunning();
+    const { exit } = await bot.terminate(graceMs);
+    this.stopReport.stopped(exit, graceMs, await taskRunning, bot.pid);
   }
 
   private async pollRebootRequests(): Promise<void> {
