@@ -13,6 +13,7 @@ import {
   stopLeftoverBot,
   writeBotPidFile,
 } from "./bot-pid-file.js";
+import { killSessionNow } from "./bot-session.js";
 
 let dir: string;
 let file: string;
@@ -71,6 +72,8 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const p of started.splice(0)) {
+    // A failed test may leave task processes in groups of their own: the whole session goes.
+    killSessionNow(p.pid as number);
     try {
       process.kill(-(p.pid as number), "SIGKILL");
     } catch {

@@ -13,6 +13,7 @@ const SESSION_BOT = readFileSync(resolve(import.meta.dirname, "__fixtures__/sess
 // python3 runs a file that is not a zip as a script, so a plain script can stand in for swarming_bot.zip here.
 let dir: string;
 let records: Record<string, unknown>[];
+const bots: BotProcess[] = [];
 
 function logger() {
   const stream = new PassThrough();
@@ -32,7 +33,7 @@ function bot(script: string) {
   mkdirSync(join(dir, "sudo-bin"), { recursive: true });
   writeFileSync(join(dir, "sudo-bin", "sudo"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   writeFileSync(join(botDir, "swarming_bot.zip"), script);
-  return new BotProcess({
+  const b = new BotProcess({
     python: "python3",
     botDir,
     zipName: "swarming_bot.zip",
@@ -41,6 +42,8 @@ function bot(script: string) {
     rebootRequestFile: join(dir, "shared", "reboot-requests"),
     log: logger(),
   });
+  bots.push(b);
+  return b;
 }
 
 function alive(pid: number): boolean {
@@ -61,7 +64,11 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "bot-process-"));
   records = [];
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  // A failed test may leave task processes in groups of their own: their sessions go.
+  for (const b of bots.splice(0)) b.killSessionNow();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe("BotProcess", () => {
   it("runs `python3 <zip> start_bot` in the bot dir with the bot's environment; lines become records", async () => {
