@@ -345,7 +345,11 @@ describe("supervisor faults", () => {
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(sup.records.some((r) => r.msg === "ignoring SIGTERM")).toBe(true);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(() => !alive(childPid) && !alive(botPid), 5000, "bot and child gone");
     expect(processGroupMembers(botPid)).toEqual([]);
   });
@@ -416,7 +420,11 @@ describe("supervisor faults", () => {
     });
     const botPid = Number(sup.records.find(started)?.pid);
     expect(await sup.stop()).toBe(0);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(
       () => !execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).includes(marker),
       5000,

@@ -28,7 +28,10 @@ quit_flag = False
 def on_term(signum, frame):
     global quit_flag
     quit_flag = True
-    print("got SIGTERM", flush=True)
+    try:
+        print("got SIGTERM", flush=True)
+    except OSError:
+        pass  # stdout went with a SIGKILLed supervisor: the bot carries on, as the real one does
 
 
 def spawn_in_own_group(name, child):
@@ -70,7 +73,10 @@ print(json.dumps({"bot": os.getpid(), **{k: int(v) for k, v in layout.items()}, 
 if os.environ.get("SESSION_BOT_CRASH") == "1":
     os._exit(5)
 os.waitpid(runner, 0)
-print("task finished", flush=True)
+try:
+    print("task finished", flush=True)
+except OSError:
+    pass
 while not quit_flag or ON_TERM == "ignore":
     time.sleep(0.05)
 sys.exit(0)
