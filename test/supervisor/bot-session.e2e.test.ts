@@ -99,7 +99,7 @@ describe("the bot's session at the end of the grace", () => {
     const cut = sup.records.find((r) => r.msg.startsWith("shutdown grace ran out"));
     expect(cut?.msg).toBe("shutdown grace ran out: killed the bot and the processes of its session; its task is cut");
     expect(cut).toMatchObject({ level: 40, pid: l.bot, graceSeconds: 1, taskRunningAtSigterm: true });
-    expect((cut?.killed as { pid: number }[]).map((p) => p.pid).sort()).toEqual(
+    expect(((cut?.killed ?? []) as { pid: number }[]).map((p) => p.pid).sort()).toEqual(
       [l.task_runner, l.run_isolated, l.command].sort(),
     );
     expect(cut?.sinceSigtermSeconds).toBeGreaterThanOrEqual(1);

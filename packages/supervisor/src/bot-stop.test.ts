@@ -32,7 +32,8 @@ async function stateServer(taskRunning: boolean): Promise<string> {
 
 async function metricValue(m: SupervisorMetrics, name: string, labels: Record<string, string>): Promise<number> {
   const metric = (await m.registry.getMetricsAsJSON()).find((x) => x.name === name.replace(/_(count|sum)$/, ""));
-  const v = (metric?.values as { metricName?: string; labels: Record<string, string>; value: number }[]).find(
+  const values = (metric?.values ?? []) as { metricName?: string; labels: Record<string, string>; value: number }[];
+  const v = values.find(
     (x) => (x.metricName ?? metric?.name) === name && Object.entries(labels).every(([k, l]) => x.labels[k] === l),
   );
   return v?.value ?? Number.NaN;
