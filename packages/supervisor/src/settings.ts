@@ -66,7 +66,7 @@ export const supervisorSettings = {
   shutdownGraceSeconds: setting(
     "number",
     seconds(600),
-    "on SIGTERM, time the bot gets to finish its task before its process group is SIGKILLed",
+    "on SIGTERM, time the bot gets to finish its running task before every process of its session is SIGKILLed (the task is cut); must cover the longest task",
   ),
   sudoDir: setting(
     "string",
