@@ -130,8 +130,13 @@ describe("acquireLock", () => {
     }, 100);
     try {
       const t0 = Date.now();
-      await expect(acquireLock(botDir, "x", { staleMs: 600 })).rejects.toThrow("pid 1 in another pid namespace");
+      const waits: string[] = [];
+      await expect(acquireLock(botDir, "x", { staleMs: 600, onWait: (m) => waits.push(m) })).rejects.toThrow(
+        "pid 1 in another pid namespace",
+      );
       expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+      expect(waits).toHaveLength(1);
+      expect(waits[0]).toContain("held by pid 1 of another pid namespace");
     } finally {
       clearInterval(heartbeat);
     }

@@ -49,6 +49,8 @@ export interface LockOptions {
   readonly staleMs?: number;
   /** Called when this holder finds its lock gone or taken (someone judged it dead). */
   readonly onLost?: (message: string) => void;
+  /** Called once when acquiring waits for a holder in another pid namespace (e.g. after a container restart). */
+  readonly onWait?: (message: string) => void;
 }
 
 interface Owner {
@@ -191,12 +193,18 @@ export async function acquireLock(botDir: string, what: string, options: LockOpt
   const me = ownIdentity(randomBytes(12).toString("hex"));
   const waitEnd = Date.now() + staleMs + 1000;
   let tookOverFrom: number | null = null;
+  let waited = false;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const top = readTop(dir);
     if (top) {
       const verdict = judge(top, me, staleMs);
       if (verdict === "alive-remote" && Date.now() < waitEnd) {
         // Its pid is not ours to check: wait for its heartbeat to stop (or not).
+        if (!waited)
+          options.onWait?.(
+            `lock ${dir} is held by pid ${top.owner?.pid} of another pid namespace (a previous container?): waiting up to ${Math.ceil(staleMs / 1000)} s for its heartbeat to stop`,
+          );
+        waited = true;
         await sleep(Math.min(1000, staleMs / 4));
         attempt -= 1;
         continue;

@@ -102,6 +102,7 @@ export class Supervisor {
     // Keyed on the bot dir (beside it), so another --shared-dir cannot start a second bot there.
     const lock: HeldLock = await acquireLock(c.botDir, `bot directory ${c.botDir}`, {
       onLost: (message) => this.log.error({ message }, "lost the supervisor lock"),
+      onWait: (message) => this.log.info({ message }, "waiting for the supervisor lock"),
     });
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
