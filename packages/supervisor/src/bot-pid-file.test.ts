@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
@@ -88,7 +88,11 @@ describe("bot.pid", () => {
     const { pid } = await groupLeader("exit");
     const record = writeBotPidFile(file, pid);
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    expect(record).toEqual({ pgid: pid, startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] });
+    expect(record).toEqual({
+      pgid: pid,
+      startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19],
+      pidNs: readlinkSync("/proc/self/ns/pid"),
+    });
     expect(readBotPidFile(file)).toEqual(record);
     expect(leaderAlive(record as NonNullable<typeof record>)).toBe(true);
     removeBotPidFile(file, pid + 1);
@@ -170,6 +174,15 @@ describe("stopLeftoverBot and the bot's session", () => {
     writeBotPidFile(file, l.bot);
     expect(await stopLeftoverBot(file, 30_000, logger())).toMatchObject({ found: true, killed: false, swept: [] });
     expect(records.some((x) => x.msg === "the left-over bot stopped")).toBe(true);
+  });
+
+  it("a record of another pid namespace (a restarted container) names no process here: nothing is touched", async () => {
+    const l = await sessionBot();
+    const real = writeBotPidFile(file, l.bot);
+    writeFileSync(file, JSON.stringify({ ...real, pidNs: "pid:[1]" }));
+    expect(await stopLeftoverBot(file, 500, logger())).toEqual({ found: false, killed: false, swept: [] });
+    for (const pid of [l.bot, ...l.task]) expect(running(pid)).toBe(true);
+    expect(existsSync(file)).toBe(false);
   });
 
   it("a left-over bot that is gone while its task processes run on: they are killed", async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import type { Logger } from "@rpi-swarming/core";
 import { sleep } from "./backoff.js";
 import { killSession, type SessionProcess } from "./bot-session.js";
@@ -12,6 +12,20 @@ export interface BotPidRecord {
   readonly pgid: number;
   /** Field 22 of /proc/<pgid>/stat (clock ticks since boot): tells the bot from a process that got its pid later. */
   readonly startTime: string;
+  /**
+   * `readlink /proc/self/ns/pid` of the supervisor that wrote it: its pid means
+   * nothing in another namespace (a restarted container, whose processes all died with it).
+   */
+  readonly pidNs?: string;
+}
+
+/** This process's pid namespace (`pid:[inode]`); "" without /proc. */
+export function ownPidNamespace(): string {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
 }
 
 interface ProcStat {
@@ -40,7 +54,7 @@ export function readProcStat(pid: number): ProcStat | null {
 export function writeBotPidFile(path: string, pid: number): BotPidRecord | null {
   const stat = readProcStat(pid);
   if (!stat) return null;
-  const record: BotPidRecord = { pgid: pid, startTime: stat.startTime };
+  const record: BotPidRecord = { pgid: pid, startTime: stat.startTime, pidNs: ownPidNamespace() };
   // Write and rename, so a supervisor killed mid-write leaves either the old file or the new one.
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(record)}\n`);
@@ -59,7 +73,8 @@ export function readBotPidFile(path: string): BotPidRecord | null {
   const r = value as Partial<BotPidRecord> | null;
   if (!r || !Number.isInteger(r.pgid) || (r.pgid as number) <= 1 || typeof r.startTime !== "string") return null;
   if (!/^\d+$/.test(r.startTime)) return null;
-  return { pgid: r.pgid as number, startTime: r.startTime };
+  const record = { pgid: r.pgid as number, startTime: r.startTime };
+  return typeof r.pidNs === "string" ? { ...record, pidNs: r.pidNs } : record;
 }
 
 /** Removes `bot.pid` if it still names this group (another run may have replaced it). */
@@ -105,6 +120,14 @@ export async function stopLeftoverBot(path: string, graceMs: number, log: Logger
     } catch {
       // Absent.
     }
+    return { found: false, killed: false, swept: [] };
+  }
+  if (record.pidNs !== undefined && record.pidNs !== ownPidNamespace()) {
+    log.info(
+      { pgid: record.pgid, pidNs: record.pidNs },
+      "the bot recorded by a previous supervisor ran in another pid namespace (a restarted container): gone with it",
+    );
+    removeBotPidFile(path, record.pgid);
     return { found: false, killed: false, swept: [] };
   }
   // The bot was its session's leader: session id = its pid. Its members started after it.

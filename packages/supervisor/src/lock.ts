@@ -4,7 +4,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   realpathSync,
   renameSync,
   statSync,
@@ -15,7 +14,7 @@ import {
 import { join } from "node:path";
 import { LockedError } from "@rpi-swarming/core";
 import { sleep } from "./backoff.js";
-import { readProcStat } from "./bot-pid-file.js";
+import { ownPidNamespace, readProcStat } from "./bot-pid-file.js";
 
 /**
  * The supervisor lock of a bot directory: `<botDir>.lock/`, beside the bot
@@ -82,16 +81,11 @@ function readText(path: string): string {
 }
 
 function ownIdentity(token: string): Owner {
-  let pidNs = "";
-  try {
-    pidNs = readlinkSync("/proc/self/ns/pid");
-  } catch {
-    // No /proc: every other holder is judged by its heartbeat.
-  }
   return {
     pid: process.pid,
     startTime: readProcStat(process.pid)?.startTime ?? "",
-    pidNs,
+    // "" without /proc: every other holder is then judged by its heartbeat.
+    pidNs: ownPidNamespace(),
     bootId: readText("/proc/sys/kernel/random/boot_id"),
     token,
   };
