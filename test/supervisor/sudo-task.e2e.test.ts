@@ -52,7 +52,11 @@ describe("sudo in a task (supervisor, stand-in bot, the image's sudo)", () => {
     const request = await sup.waitForLog((r) => r.msg === "the bot asked for a reboot", 30_000, "reboot request");
     expect(request.args).toBe("-n /sbin/reboot -f");
     await waitUntil(() => sup.records.filter(started).length >= 2, 30_000, "the bot restarted");
-    expect((await sup.metrics()).value("rpi_swarming_bot_reboot_requests_total")).toBe(1);
+    const m = await sup.metrics();
+    expect(m.value("rpi_swarming_bot_reboot_requests_total")).toBe(1);
+    // The task died by sudo's SIGKILL; the bot, stopped for the request, left nothing to cut.
+    expect(m.value("rpi_swarming_bot_tasks_cut_total", { reason: "bot_exit" })).toBe(0);
+    expect(m.value("rpi_swarming_bot_tasks_cut_total", { reason: "grace_expired" })).toBe(0);
     expect(await sup.stop()).toBe(0);
   });
 });

@@ -168,6 +168,26 @@ time.sleep(60)
     expect(sessionMembers(l.bot)).toEqual([]);
   });
 
+  it("the image's sudo still running after it killed the bot is killed, but is no cut task", async () => {
+    // A process named sudo that blocks for ever (a FIFO opened read-write never ends).
+    const fake = join(dir, "fake-sudo");
+    mkdirSync(fake);
+    writeFileSync(join(fake, "sudo"), '#!/bin/sh\nmkfifo "$0.fifo"\nexec 3<>"$0.fifo"\nread x <&3\n', { mode: 0o755 });
+    const b = bot(`
+import os, subprocess, time
+p = subprocess.Popen([${JSON.stringify(join(fake, "sudo"))}, "-n", "/sbin/shutdown", "-r", "now"])
+while not os.path.exists(${JSON.stringify(join(fake, "sudo.fifo"))}): time.sleep(0.01)
+print("sudo", p.pid, flush=True)
+os._exit(0)
+`);
+    const exit = await b.exited;
+    await waitFor(() => records.some((r) => String(r.msg).startsWith("sudo ")));
+    const sudoPid = Number(String(records.find((r) => String(r.msg).startsWith("sudo "))?.msg).split(" ")[1]);
+    expect(sudoPid).toBeGreaterThan(0);
+    expect(running(sudoPid)).toBe(false);
+    expect(exit.swept).toEqual([]);
+  });
+
   it("reports a python that cannot be started", async () => {
     const b = new BotProcess({
       python: join(dir, "no-such-python"),

@@ -138,7 +138,9 @@ export class BotProcess {
     const pid = this.child.pid;
     if (pid === undefined) return Promise.resolve();
     const done = killSession(pid).then(({ killed }) => {
-      for (const p of killed) if (p.pid !== pid) this.swept.set(p.pid, p);
+      // The image's sudo that has just SIGKILLed the bot for a reboot request may not have exited
+      // yet: it is killed too, but it is no task. (A task's `sudo cmd` runs as cmd, by exec.)
+      for (const p of killed) if (p.pid !== pid && p.comm !== "sudo") this.swept.set(p.pid, p);
     });
     this.sweeps.push(done);
     return done;
