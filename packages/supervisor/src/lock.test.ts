@@ -109,6 +109,13 @@ describe("acquireLock", () => {
     lock.release();
   });
 
+  it("a lock path that is no directory is a clear error", async () => {
+    writeFileSync(`${botDir}.lock`, "something else");
+    await expect(acquireLock(botDir, "bot directory /b/s")).rejects.toThrow(
+      `cannot use ${botDir}.lock as the supervisor lock of bot directory /b/s`,
+    );
+  });
+
   it("takes over an unreadable lock record", async () => {
     const lockDir = `${botDir}.lock`;
     mkdirSync(lockDir);

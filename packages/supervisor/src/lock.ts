@@ -183,7 +183,14 @@ function cleanUp(dir: string, ours: number): void {
 export async function acquireLock(botDir: string, what: string, options: LockOptions = {}): Promise<HeldLock> {
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
   const dir = lockDirFor(botDir);
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+  } catch (err) {
+    throw new LockedError(`cannot use ${dir} as the supervisor lock of ${what}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   const me = ownIdentity(randomBytes(12).toString("hex"));
   const waitEnd = Date.now() + staleMs + 1000;
   let tookOverFrom: number | null = null;
@@ -272,11 +279,13 @@ function holdLock(
       clearInterval(heartbeat);
       if (lost || !stillOurs()) return;
       // Marked, never deleted: the highest number must stay (see the top of this file).
-      const tmp = writeTemp(dir, { ...me, released: true });
+      let tmp: string | null = null;
       try {
+        tmp = writeTemp(dir, { ...me, released: true });
         renameSync(tmp, path);
       } catch {
-        unlinkQuiet(tmp);
+        // Lock dir removed meanwhile: nothing left to release. Our pid's death releases it anyway.
+        if (tmp) unlinkQuiet(tmp);
       }
     },
   };
