@@ -138,7 +138,8 @@ const podProps = {
     temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
     temperatureSensors: {
       type: "array",
-      description: "sensor names or globs held to maxTemperatureCelsius; empty for all",
+      description:
+        "sensor names or globs held to maxTemperatureCelsius; empty for the program's default (battery and skin sensors)",
       items: { type: "string", pattern: "^[^\\s,]{1,128}$" },
     },
     rebootAfterTask: {
