@@ -27,7 +27,7 @@ export const deviceSettings = {
   probeIntervalSeconds: setting(
     "number",
     positiveSeconds(86_400).default(30),
-    "seconds between two device probes (a probe also runs on demand, e.g. after a task)",
+    "seconds between two device probes (a probe also runs after every task and on POST /probe)",
   ),
   commandTimeoutSeconds: setting(
     "number",
@@ -38,6 +38,7 @@ export const deviceSettings = {
     "boolean",
     z.boolean().optional(),
     "reboot the device after every task (default: on for android, off otherwise)",
+    { docDefault: "on for `android`, off otherwise" },
   ),
   rebootTimeoutSeconds: setting(
     "number",
@@ -53,6 +54,7 @@ export const deviceSettings = {
     "map",
     simulatedOptionsSchema,
     "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see docs/state-server.md)",
+    { docDefault: "see [state-server.md](state-server.md#simulated-device)" },
   ),
 };
 
@@ -61,7 +63,7 @@ export const staticAttributeSettings = {
   staticDimensions: setting(
     "map",
     staticDimensionsSchema,
-    "extra dimension key=value (e.g. pool=Skia, zone=rack3); a key given twice has several values",
+    "extra dimension key=value (e.g. pool=Skia, zone=rack3); a key given twice has several values; checked against Swarming's dimension rules at start-up (id is refused: it is botId)",
     { flag: "dimension", env: "RPI_SWARMING_DIMENSIONS" },
   ),
   staticState: setting(
@@ -109,7 +111,7 @@ export const healthSettings = {
   batteryMinRatio: setting(
     "number",
     ratio.default(0.3),
-    "battery charge (0-1) below which the device goes into maintenance",
+    "battery charge (0-1) below which the device goes into maintenance (battery_low)",
   ),
   batteryHysteresisRatio: setting(
     "number",
@@ -119,7 +121,7 @@ export const healthSettings = {
   maxTemperatureCelsius: setting(
     "number",
     z.number().min(-50).max(200).default(35),
-    "any device temperature above this (degC) puts the device into maintenance",
+    "any selected sensor's temperature above this (degC) puts the device into maintenance (too_hot)",
   ),
   temperatureHysteresisCelsius: setting(
     "number",
