@@ -12,15 +12,16 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { configurationDoc, docPath } from "./configuration-doc.js";
-import { writeDashboards } from "./dashboards.mjs";
-import { settingsTemplate } from "./settings-tpl.js";
-import { valuesSchema } from "./values-schema.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Writes every generated file under out (the repository's layout); returns their relative paths. */
-function generate(out: string): string[] {
+async function generate(out: string): Promise<string[]> {
+  // Imported here: a generator that refuses its sources throws while loading, and main() reports it.
+  const { configurationDoc, docPath } = await import("./configuration-doc.js");
+  const { writeDashboards } = await import("./dashboards.mjs");
+  const { settingsTemplate } = await import("./settings-tpl.js");
+  const { valuesSchema } = await import("./values-schema.js");
   const written: string[] = [];
   const put = (path: string, text: string) => {
     mkdirSync(dirname(join(out, path)), { recursive: true });
@@ -43,10 +44,20 @@ function generate(out: string): string[] {
   return written;
 }
 
-if (process.argv.includes("--check")) {
+try {
+  if (process.argv.includes("--check")) await check();
+  else for (const path of await generate(root)) console.log(`wrote ${path}`);
+} catch (err) {
+  // A source that cannot be generated from (e.g. a values.yaml default that differs from the spec's).
+  console.error(`npm run generate: ${(err as Error).message}`);
+  process.exitCode = 1;
+}
+
+/** Generates into a temporary directory and reports every committed file that differs. */
+async function check(): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), "rpi-swarming-generate-"));
   try {
-    const stale = generate(out).filter((path) => {
+    const stale = (await generate(out)).filter((path) => {
       let committed: string;
       try {
         committed = readFileSync(join(root, path), "utf8");
@@ -75,6 +86,4 @@ if (process.argv.includes("--check")) {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-} else {
-  for (const path of generate(root)) console.log(`wrote ${path}`);
 }
