@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deviceSettings } from "@rpi-swarming/devices/settings";
 import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { type ChartProcess, chartProcesses } from "./catalog.js";
 import { type JsonSchema, namedSettings } from "./chart-values.js";
 
@@ -161,6 +163,8 @@ if (untyped.length > 0 || notOverridable.length > 0)
       ...notOverridable.map((k) => `${k} is not overridable`),
     ].join(", ")}`,
   );
+// The device kinds of a deviceTypes entry are those of the state server's device setting.
+const deviceKinds = (z.toJSONSchema(deviceSettings.device.schema, { io: "input" }) as S).enum;
 const podRefs = Object.fromEntries(Object.keys(podProps).map((k) => [k, { $ref: `#/$defs/${k}` }]));
 
 const alert = (extra: Record<string, S> = {}): S =>
@@ -186,7 +190,7 @@ const deviceType: S = {
     { type: "null", description: "removes an entry of the defaults" },
     obj("one device type: a DaemonSet with its own overrides", {
       enabled: bool("render this DaemonSet"),
-      device: str("device driver", { enum: ["android", "ios", "simulated", "none"] }),
+      device: str("device driver", { enum: deviceKinds }),
       nodeLabelValue: str("value of the device-type node label; empty means the entry's name", {
         pattern: "^([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$",
         maxLength: 63,
