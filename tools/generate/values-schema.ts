@@ -10,7 +10,7 @@ import { deviceSettings } from "@rpi-swarming/devices/settings";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { type ChartProcess, chartProcesses } from "./catalog.js";
-import { type JsonSchema, namedSettings } from "./chart-values.js";
+import { chartOnlyKeys, type JsonSchema, namedSettings } from "./chart-values.js";
 
 type S = JsonSchema;
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -152,6 +152,15 @@ const podProps: Record<string, S> = {
   stateServer: container("state-server", settingsOf("stateServer")),
   supervisor: container("supervisor", settingsOf("supervisor")),
 };
+
+// container() types the chart's own keys that chart-values.ts leaves out of the settings.
+for (const section of Object.keys(chartProcesses) as ChartProcess[]) {
+  const own = Object.keys((podProps[section]?.properties ?? {}) as S).filter((k) => !(k in settingsOf(section)));
+  if (own.join(" ") !== chartOnlyKeys.join(" "))
+    throw new Error(
+      `${section}: container() in values-schema.ts types ${own.join(" ")} but chartOnlyKeys in chart-values.ts lists ${chartOnlyKeys.join(" ")}`,
+    );
+}
 
 const overridable = overridableKeys(root);
 const untyped = overridable.filter((k) => !(k in podProps));
