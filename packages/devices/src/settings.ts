@@ -1,6 +1,7 @@
 import { setting } from "@rpi-swarming/core";
 import { z } from "zod";
 import { staticDimensionsSchema } from "./dimensions.js";
+import type { Thresholds } from "./policy/health.js";
 import { simulatedOptionsSchema } from "./simulated/options.js";
 
 const positiveSeconds = (max: number) => z.number().positive().max(max);
@@ -94,20 +95,8 @@ const temperatureSensorsSchema = z
   )
   .min(1, 'name at least one sensor or pattern ("*" for all)');
 
-/** Thresholds one device type may override (setting thresholdsByDeviceType). */
-export const thresholdOverridesSchema = z
-  .object({
-    batteryMinRatio: ratio,
-    batteryHysteresisRatio: ratio,
-    maxTemperatureCelsius: z.number().min(-50).max(200),
-    temperatureHysteresisCelsius: z.number().min(0).max(100),
-    temperatureSensors: temperatureSensorsSchema,
-  })
-  .partial()
-  .strict();
-
-/** Health policy thresholds. */
-export const healthSettings = {
+/** Health policy thresholds; a device type may override each (setting thresholdsByDeviceType). */
+const thresholdSettings = {
   batteryMinRatio: setting(
     "number",
     ratio.default(0.3),
@@ -133,6 +122,30 @@ export const healthSettings = {
     temperatureSensorsSchema.default(["*"]),
     "temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default all",
   ),
+};
+
+type WithoutDefault<S> = S extends z.ZodDefault<infer Inner> ? Inner : S;
+/** The threshold settings' schemas without their defaults: an override names only what it changes. */
+function overrideShape<T extends Record<string, { readonly schema: z.ZodType }>>(
+  specs: T,
+): { [K in keyof T]: WithoutDefault<T[K]["schema"]> } {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, spec] of Object.entries(specs))
+    shape[key] = spec.schema instanceof z.ZodDefault ? (spec.schema.unwrap() as z.ZodType) : spec.schema;
+  return shape as { [K in keyof T]: WithoutDefault<T[K]["schema"]> };
+}
+
+/** Thresholds one device type may override (setting thresholdsByDeviceType): every threshold setting. */
+export const thresholdOverridesSchema = z.object(overrideShape(thresholdSettings)).partial().strict();
+
+// The health policy's Thresholds and the threshold settings name the same keys.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const sameThresholdKeys: SameKeys<Thresholds, typeof thresholdSettings> = true;
+void sameThresholdKeys;
+
+/** Health policy settings. */
+export const healthSettings = {
+  ...thresholdSettings,
   thresholdsByDeviceType: setting(
     "map",
     z.record(z.string().min(1), thresholdOverridesSchema).default({}),
