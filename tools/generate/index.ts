@@ -2,7 +2,8 @@
 // writes them into a temporary directory and fails when a committed one differs.
 // Run: npm run generate (write) / npm run generate -- --check (CI, ci/suites/10-lint.sh).
 //
-//   chart/values.schema.json       values-schema.ts (stateServer/supervisor from the zod specs)
+//   chart/values.schema.json       values-schema.ts (stateServer/supervisor settings from the zod specs;
+//                                  every other key, and the chart's own container keys, typed there by hand)
 //   chart/templates/_settings.tpl  settings-tpl.ts
 //   chart/dashboards/*.json        dashboards.mjs
 //   chart/README.md (Parameters)   readme-generator from the @param comments of chart/values.yaml
@@ -17,7 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Writes every generated file under out (the repository's layout); returns their relative paths. */
 async function generate(out: string): Promise<string[]> {
-  // Imported here: a generator that refuses its sources throws while loading, and main() reports it.
+  // Imported here: a generator that refuses its sources throws while loading, and the caller reports it.
   const { configurationDoc, docPath } = await import("./configuration-doc.js");
   const { writeDashboards } = await import("./dashboards.mjs");
   const { settingsTemplate } = await import("./settings-tpl.js");
