@@ -66,7 +66,10 @@ function row(key: string, spec: SettingSpec): string {
   const json = z.toJSONSchema(spec.schema, { target: "draft-7", io: "input" }) as Json;
   const rules = limits(json);
   const meaning =
-    cell(spec.help) + (rules.length > 0 ? ` (${rules.join("; ")})` : "") + (spec.secret ? "; secret" : "");
+    // doc is Markdown already; help is plain text.
+    (spec.doc ? spec.doc.replaceAll("\n", " ") : cell(spec.help)) +
+    (rules.length > 0 ? ` (${rules.join("; ")})` : "") +
+    (spec.secret ? "; secret" : "");
   return `| ${code(key)} | ${where} | ${defaultText(spec)} | ${meaning} |`;
 }
 

@@ -106,6 +106,7 @@ const thresholdSettings = {
     "number",
     ratio.default(0.05),
     "the battery must recover this much above batteryMinRatio to leave maintenance",
+    { doc: "back in service only from `batteryMinRatio` + this (35 % by default)" },
   ),
   maxTemperatureCelsius: setting(
     "number",
@@ -116,6 +117,9 @@ const thresholdSettings = {
     "number",
     z.number().min(0).max(100).default(2),
     "every temperature must fall this far below maxTemperatureCelsius to leave maintenance",
+    {
+      doc: "back only when every selected sensor is at or below `maxTemperatureCelsius` minus this (33 degC by default)",
+    },
   ),
   temperatureSensors: setting(
     "list",

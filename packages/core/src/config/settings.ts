@@ -17,6 +17,8 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   readonly secret?: boolean;
   /** How the configuration reference shows a default that depends on the machine (e.g. the host name). */
   readonly docDefault?: string;
+  /** The configuration reference's meaning (Markdown) when it says more than the --help line. */
+  readonly doc?: string;
 }
 
 export type SettingSpecs = Record<string, SettingSpec>;
