@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BOT, hookNames, polls, StandInTest } from "./__fixtures__/standin-setup.js";
+import { BOT, hookNames, PROJECT_HOOK_SCRIPT, polls, StandInTest } from "./__fixtures__/standin-setup.js";
 
 const t = new StandInTest();
 afterEach(() => t.cleanup());
@@ -308,5 +308,28 @@ describe("stand-in bot session", () => {
     expect((await bot.exited).code).toBe(0);
     expect((await hookNames(harness)).filter((n) => n === "setup_bot")).toHaveLength(1);
     expect((await stat(join(harness.dir, "swarming_bot.1.zip"))).isFile()).toBe(true);
+  });
+
+  it("with the project's bot_config.py, no state server and no token config, it reaches its handshake at once (30 auth tries, 2 s apart, as the real bot)", async () => {
+    const { double, harness } = await t.setup({ hookScript: PROJECT_HOOK_SCRIPT });
+    const started = Date.now();
+    const bot = harness.start({
+      env: {
+        RPI_SWARMING_STATE_SERVER_URL: "http://127.0.0.1:9",
+        RPI_SWARMING_TOKEN_CONFIG: join(harness.root, "no-token-config.json"),
+        SWARMING_STANDIN_AUTH_TRIES: "30",
+        SWARMING_STANDIN_AUTH_RETRY_SECONDS: "2",
+      },
+    });
+    await double.waitFor((d) => d.bot(BOT)?.handshakes === 1 && polls(d, 2), {
+      what: "the handshake",
+      timeoutMs: 20_000,
+    });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(double.bot(BOT)?.quarantined).toMatch(/rpi-swarming state server/);
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+    const hookLog = await readFile(join(harness.dir, "logs", "bot_config.log"), "utf8");
+    expect(hookLog.match(/no authentication headers for now/g)).toHaveLength(1);
   });
 });

@@ -1,7 +1,10 @@
+import { fileURLToPath } from "node:url";
 import { type SwarmingDouble, startSwarmingDouble } from "../index.js";
 import { type BotHarness, botHarness, HOOK_FIXTURE, killAllBots } from "./bots.js";
 
 export const BOT = "standin-test-1";
+/** The project's hook script (packages/swarming-hooks/bot_config.py). */
+export const PROJECT_HOOK_SCRIPT = fileURLToPath(new URL("../../../swarming-hooks/bot_config.py", import.meta.url));
 
 /** One double and one bot directory per test; cleanup() stops and removes everything. */
 export class StandInTest {
@@ -13,11 +16,13 @@ export class StandInTest {
       token?: string;
       control?: Record<string, unknown>;
       botConfigScript?: { name: string; content: string };
+      /** Hook script of the zip; default the fixture. */
+      hookScript?: string;
     } = {},
   ): Promise<{ double: SwarmingDouble; harness: BotHarness; version: string }> {
     this.double = await startSwarmingDouble({
       defaultSleepSeconds: 0.2,
-      botCode: { standIn: { hookScript: HOOK_FIXTURE } },
+      botCode: { standIn: { hookScript: options.hookScript ?? HOOK_FIXTURE } },
       ...(options.token ? { token: options.token } : {}),
       ...(options.botConfigScript ? { botConfigScript: options.botConfigScript } : {}),
     });
