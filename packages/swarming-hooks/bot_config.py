@@ -43,7 +43,7 @@ DEFAULT_CONFIG_DIR = "/etc/swarming_config"
 # Replies over this size are nonsense for a hook API that answers in bytes.
 MAX_REPLY_BYTES = 1024 * 1024
 
-# Swarming server rules for dimensions (swarming-bot.md).
+# Swarming server rules for dimensions (docs/swarming-bot.md).
 _DIMENSION_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 _log = logging.getLogger("rpi_swarming.bot_config")

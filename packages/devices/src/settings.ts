@@ -52,7 +52,7 @@ export const deviceSettings = {
   simulated: setting(
     "map",
     simulatedOptionsSchema,
-    "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see README)",
+    "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see docs/state-server.md)",
   ),
 };
 
