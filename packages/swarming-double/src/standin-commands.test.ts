@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { botCodeDigest } from "@rpi-swarming/core";
@@ -83,6 +83,37 @@ describe("stand-in bot commands", () => {
       expect(first).toEqual([second?.[0], command, join(dir, "swarming_bot.zip")]);
       expect(second?.slice(1)).toEqual([command, join(dir, "swarming_bot.1.zip")]);
     }
+  });
+
+  it("task_runner refuses a manifest without a key the real one requires (bot_dimensions): an internal error for the bot to report", async () => {
+    const dir = await mkdtemp(join(tmp, "tr-"));
+    await mkdir(join(dir, "w"));
+    const manifest = {
+      task_id: "t1",
+      bot_id: "b",
+      command: ["true"],
+      hard_timeout: 60,
+      io_timeout: 60,
+      grace_period: 30,
+    };
+    await writeFile(join(dir, "w", "in.json"), JSON.stringify(manifest));
+    await copyFile(zip, join(dir, "swarming_bot.1.zip"));
+    const out = join(dir, "w", "out.json");
+    const r = await runZipCommand(join(dir, "swarming_bot.1.zip"), [
+      "task_runner",
+      "--swarming-server",
+      SERVER,
+      "--in-file",
+      join(dir, "w", "in.json"),
+      "--out-file",
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({
+      exit_code: -1,
+      internal_error: expect.stringMatching(/^Task manifest missing required key bot_dimensions:/),
+      internal_error_reported: false,
+    });
   });
 
   it("attributes: the hook's dimensions and state plus id, sleep_streak and rbe_instance; no bot_config before a handshake", async () => {

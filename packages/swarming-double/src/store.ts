@@ -222,6 +222,8 @@ export class DoubleStore extends EventEmitter {
           manifest: {
             task_id: taskId,
             bot_id: bot.id,
+            // The real task runner refuses a manifest without it.
+            bot_dimensions: bot.dimensions,
             command,
             env: c.env ?? {},
             dimensions: c.dimensions ?? { pool: bot.dimensions.pool ?? [] },

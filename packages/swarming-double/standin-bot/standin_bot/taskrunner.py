@@ -21,6 +21,10 @@ from standin_bot.remote import Remote
 log = logging.getLogger("standin")
 
 
+# Keys the real task runner requires in the manifest.
+REQUIRED_KEYS = ("bot_dimensions", "bot_id", "grace_period", "hard_timeout", "io_timeout", "task_id")
+
+
 class ExitSignal(Exception):
     def __init__(self, sig):
         Exception.__init__(self, "task_runner received signal %s" % sig)
@@ -243,6 +247,9 @@ def main(zip_path, args):
     try:
         with open(options.in_file) as f:
             manifest = json.load(f)
+        for key in REQUIRED_KEYS:
+            if key not in manifest:
+                raise ValueError("Task manifest missing required key %s:\n%r" % (key, manifest))
         remote = Remote(options.swarming_server.rstrip("/"), manifest["bot_id"], zipcode.digest(zip_path),
                         _auth_from_file(options.auth_params_file))
         task_result = run_command(remote, manifest, zip_path, work_dir, options.bot_file, run_isolated_flags)
