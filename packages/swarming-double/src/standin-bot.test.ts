@@ -263,6 +263,35 @@ describe("stand-in bot session", () => {
     expect((await bot.exited).code).toBe(0);
   });
 
+  it("quarantined from the start: the hook calls the real bot makes (seen with luci-py's bot), get_settings only for run_isolated --clean", async () => {
+    const { double, harness } = await t.setup({ control: { quarantine: "hot" } });
+    const bot = harness.start();
+    await double.waitFor((d) => polls(d, 3));
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+    expect((await hookNames(harness)).slice(0, 18)).toEqual([
+      "get_dimensions",
+      "get_state",
+      "get_authentication_headers",
+      "on_bot_startup",
+      "get_dimensions",
+      "get_state",
+      "on_handshake",
+      "get_settings",
+      "on_before_poll",
+      "get_dimensions",
+      "get_state",
+      "on_after_poll",
+      "on_bot_idle",
+      "on_before_poll",
+      "get_dimensions",
+      "get_state",
+      "on_after_poll",
+      "on_bot_idle",
+    ]);
+    expect(double.bot(BOT)?.lastCommand).toEqual({ cmd: "sleep", duration: 0.2, quarantined: true });
+  });
+
   it("the handshake's hook script: bot_config dimension from then on, its get_* win, chained on_* run in both", async () => {
     const content = [
       "import json, os",

@@ -97,7 +97,20 @@ describe("stand-in bot tasks", () => {
     const calls = await harness.calls();
     const names = calls.map((c) => c[0]);
     const after = names.indexOf("on_after_task");
-    expect(calls[after]?.slice(0, 3)).toEqual(["on_after_task", "False", "False"]);
+    // Arguments as the real bot passes them (seen with luci-py's bot against this double).
+    expect(calls[after]).toEqual([
+      "on_after_task",
+      "False",
+      "False",
+      JSON.stringify({
+        exit_code: 0,
+        hard_timeout: false,
+        internal_error: null,
+        internal_error_reported: false,
+        io_timeout: false,
+        version: 3,
+      }).replace(/[:,]/g, (c) => `${c} `),
+    ]);
     expect(names.indexOf("on_before_task")).toBeLessThan(after);
     expect(names.slice(after + 1)).toEqual(["get_settings", "on_bot_shutdown"]); // run_isolated --clean, then exit
     expect(await sessionProcesses(botPid)).toEqual([]);
@@ -131,7 +144,19 @@ describe("stand-in bot tasks", () => {
     expect(task.exitCode).toBeUndefined();
     expect(await bot.exited).toEqual({ code: 0, signal: null });
     const after = (await harness.calls()).find((c) => c[0] === "on_after_task");
-    expect(after?.slice(0, 3)).toEqual(["on_after_task", "False", "True"]);
+    expect(after).toEqual([
+      "on_after_task",
+      "False",
+      "True",
+      JSON.stringify({
+        exit_code: null,
+        hard_timeout: false,
+        internal_error: "task_runner received signal 15",
+        internal_error_reported: true,
+        io_timeout: false,
+        version: 3,
+      }).replace(/[:,]/g, (c) => `${c} `),
+    ]);
     expect(double.bot(BOT)?.events.at(-1)).toMatchObject({ event: "bot_shutdown", message: "Signal was received" });
     expect(await sessionProcesses(botPid)).toEqual([]);
   });
