@@ -236,7 +236,7 @@ class Runner(object):
             self._loop()
         finally:
             self._lifecycle("exit")
-            log.info("stand-in bot stopped")
+            log.info("stand-in bot stopped: %s", "Signal was received" if self.quit.is_set() else "loop ended")
         return 0
 
     def _loop(self):
