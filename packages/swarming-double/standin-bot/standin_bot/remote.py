@@ -3,6 +3,7 @@
 import base64
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +34,7 @@ class Remote(object):
         self._auth_disabled = False
         self._auth_needed = True
         self.last_auth_error = None
+        self._auth_lock = threading.RLock()
 
     @property
     def user_agent(self):
@@ -72,11 +74,13 @@ class Remote(object):
         return True
 
     def headers(self, json_body):
-        if not self._auth_disabled and (
-            self._auth_needed
-            or (self._auth_expiry is not None and self._auth_expiry - time.time() < AUTH_REFRESH_MARGIN_S)
-        ):
-            self._refresh_auth()
+        # The task's auth-file writer thread asks too: one hook call at a time.
+        with self._auth_lock:
+            if not self._auth_disabled and (
+                self._auth_needed
+                or (self._auth_expiry is not None and self._auth_expiry - time.time() < AUTH_REFRESH_MARGIN_S)
+            ):
+                self._refresh_auth()
         h = {"X-Luci-Swarming-Bot-ID": self.bot_id, "User-Agent": self.user_agent}
         if json_body:
             h["Content-Type"] = "application/json; charset=UTF-8"
