@@ -217,4 +217,21 @@ describe("stand-in bot tasks", () => {
     bot.proc.kill("SIGTERM");
     expect((await bot.exited).code).toBe(0);
   });
+
+  it("task_runner reports with the bot's auth headers (handed over in w/bot_auth_params.json)", async () => {
+    const { double, harness } = await t.setup({ token: "tok-1", control: { auth_token: "tok-1" } });
+    const bot = harness.start();
+    await double.waitFor((d) => polls(d, 1));
+    double.enqueue({ cmd: "run", taskId: "authed", command: ["python3", "-c", "print('hi')"] });
+    const task = await double.waitFor((d) => d.tasks().find((x) => x.id === "authed" && x.status === "completed"));
+    expect(task).toMatchObject({ exitCode: 0, output: "hi\n" });
+    // The next poll comes after the last task_update got its answer.
+    const n = double.bot(BOT)?.polls ?? 0;
+    await double.waitFor((d) => polls(d, n + 1));
+    const updates = double.requests().filter((r) => r.path === "/swarming/api/v1/bot/task_update/authed");
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates.every((r) => r.authorized && r.status === 200 && r.botId === BOT)).toBe(true);
+    bot.proc.kill("SIGTERM");
+    expect((await bot.exited).code).toBe(0);
+  });
 });
