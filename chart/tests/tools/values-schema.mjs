@@ -27,6 +27,8 @@ const duration = (description) => str(description, { pattern: "^([0-9]+(ms|s|m|h
 const window = (description) => str(description, { pattern: "^[1-9][0-9]*(s|m|h|d|w)$" });
 const labelKey = "^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$";
 const probe = (description) => ({ type: "object", description });
+// A Kubernetes quantity of bytes ("8Gi", "512M", "1000000"), as an emptyDir's sizeLimit takes it.
+const quantity = (description) => str(description, { pattern: "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" });
 
 const container = (name, own) =>
   obj(`settings of the ${name} container`, {
@@ -115,6 +117,15 @@ const podProps = {
   extraVolumeMounts: k8sList("extra volume mounts of both containers"),
   extraContainers: k8sList("extra sidecar containers"),
   workVolume: k8sObject("volume source of /b; empty means an emptyDir"),
+  sizeLimits: obj("size limits of the pod's emptyDirs", {
+    work: quantity("/b (unless workVolume is set)"),
+    shared: quantity("/b/shared"),
+    supervisorTmp: quantity("the supervisor's /tmp"),
+    supervisorHome: quantity("the supervisor's home"),
+    stateServerTmp: quantity("the state server's /tmp"),
+    stateServerHome: quantity("the state server's home"),
+    usbmuxdRun: quantity("usbmuxd's /run"),
+  }),
   scheduling: obj("where the pods run", {
     deviceTypeLabel: str("node label naming the device type", { pattern: labelKey }),
     excludeControlPlane: bool("keep off control-plane nodes"),
@@ -138,7 +149,8 @@ const podProps = {
     temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
     temperatureSensors: {
       type: "array",
-      description: "sensor names or globs held to maxTemperatureCelsius; empty for all",
+      description:
+        "sensor names or globs held to maxTemperatureCelsius; empty for the program's default (battery and skin sensors)",
       items: { type: "string", pattern: "^[^\\s,]{1,128}$" },
     },
     rebootAfterTask: {
@@ -227,6 +239,17 @@ const schema = {
       enabled: bool("create it"),
       annotations: stringMap("its annotations"),
       labels: stringMap("its labels"),
+    }),
+    networkPolicy: obj("NetworkPolicy admitting only the monitoring namespace to the metrics ports", {
+      enabled: bool("create it"),
+      namespaces: {
+        type: "array",
+        description: "namespaces admitted, by name",
+        items: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" },
+      },
+      namespaceSelector: k8sObject("namespace selector used instead of namespaces when set"),
+      podSelector: k8sObject("pods of those namespaces admitted; empty means all"),
+      extraIngress: k8sList("further ingress rules"),
     }),
     prometheusAnnotations: obj("prometheus.io pod annotations", {
       enabled: bool("add them"),

@@ -80,6 +80,17 @@ export const staticAttributeSettings = {
 
 const ratio = z.number().min(0).max(1);
 
+/**
+ * The sensors held to maxTemperatureCelsius by default: those that say whether
+ * the phone itself is hot. The battery (from dumpsys battery, and on many
+ * phones a thermal-HAL sensor of that name) and the skin sensors (`skin`,
+ * `skin-therm`, `SKIN`; `VIRTUAL-SKIN` on newer Pixels). CPU and GPU sensors
+ * of an idle Pixel read 36-40 degC, above the 35 degC other labs use for the
+ * phone, so counting them would put ordinary idle phones into maintenance;
+ * name them (e.g. `cpu*`) to hold them to the limit too.
+ */
+export const DEFAULT_TEMPERATURE_SENSORS: readonly string[] = ["battery", "skin*", "virtual-skin"];
+
 /** Names or globs of temperature sensors (see sensorMatches in policy/health.ts). */
 const temperatureSensorsSchema = z
   .array(
@@ -128,8 +139,8 @@ export const healthSettings = {
   ),
   temperatureSensors: setting(
     "list",
-    temperatureSensorsSchema.default(["*"]),
-    "temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default all",
+    temperatureSensorsSchema.default([...DEFAULT_TEMPERATURE_SENSORS]),
+    `temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default ${DEFAULT_TEMPERATURE_SENSORS.join(",")} (the phone's own temperature: CPU sensors of an idle phone run above 35 degC), * for all`,
   ),
   thresholdsByDeviceType: setting(
     "map",

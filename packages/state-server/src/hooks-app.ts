@@ -6,6 +6,7 @@ import {
   type Logger,
   NotReadyError,
   readJsonBody,
+  replyCodeLabel,
 } from "@rpi-swarming/core";
 import type { DeviceKind, Dimensions } from "@rpi-swarming/devices";
 import Koa from "koa";
@@ -31,22 +32,17 @@ export interface HookAppOptions {
   readonly tokens: TokenProvider | null;
 }
 
-/** Hook names, also the `hook` label of the hook metrics. */
-const HOOKS = new Set([
-  "get_dimensions",
-  "get_state",
-  "get_settings",
-  "get_authentication_headers",
-  "on_bot_startup",
-  "on_handshake",
-  "on_bot_idle",
-  "on_before_task",
-  "on_after_task",
-  "on_bot_shutdown",
-  "status",
-  "reboot_device",
-  "probe",
-]);
+/**
+ * The `hook` label of the hook metrics: the path of the route that matched
+ * (whatever the method), so `/STATUS` and `/status/`, which the router
+ * answers as `/status`, count as `status`; `unknown` when no route matched.
+ * Bounded by the route table.
+ */
+function hookLabel(ctx: Koa.Context): string {
+  const routed = ctx as Koa.Context & { _matchedRoute?: unknown; matched?: readonly { path?: unknown }[] };
+  const path = routed._matchedRoute ?? routed.matched?.find((l) => typeof l.path === "string")?.path;
+  return typeof path === "string" ? path.slice(1) : "unknown";
+}
 
 const MAX_VERSION_CHARS = 200;
 
@@ -98,9 +94,8 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     try {
       await next();
     } finally {
-      const name = ctx.path.slice(1);
-      const hook = HOOKS.has(name) ? name : "unknown";
-      metrics.hookRequests.inc({ hook, code: String(ctx.status) });
+      const hook = hookLabel(ctx);
+      metrics.hookRequests.inc({ hook, code: replyCodeLabel(ctx) });
       metrics.hookDuration.observe({ hook }, Number(process.hrtime.bigint() - start) / 1e9);
     }
   });
@@ -178,7 +173,8 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
 
   // Older hook scripts use GET for the two task hooks.
   router.all("/on_before_task", async (ctx) => {
-    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    if (ctx.method !== "POST" && ctx.method !== "GET")
+      ctx.throw(405, `use POST or GET ${ctx.path}`, { headers: { Allow: "GET, POST" } });
     const b = await body(ctx, beforeTaskBody);
     const fromQuery = typeof ctx.query.task_id === "string" ? ctx.query.task_id : undefined;
     seen();
@@ -187,7 +183,8 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
   });
 
   router.all("/on_after_task", async (ctx) => {
-    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    if (ctx.method !== "POST" && ctx.method !== "GET")
+      ctx.throw(405, `use POST or GET ${ctx.path}`, { headers: { Allow: "GET, POST" } });
     const b = await body(ctx, afterTaskBody);
     seen();
     if (b.failure || b.internal_failure)
@@ -251,6 +248,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
   });
 
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // Not thrown: the router sets the Allow header and jsonErrors writes the JSON reply.
+  app.use(router.allowedMethods());
   return { app, bot };
 }
