@@ -30,6 +30,17 @@ async function double(options: Parameters<typeof startSwarmingDouble>[0] = {}): 
   return d;
 }
 
+/** The supervisor lock record of a bot dir (`<botDir>.lock/<highest number>`), or null. */
+function lockRecord(botDir: string): { pid: number; released?: boolean } | null {
+  const lockDir = `${botDir}.lock`;
+  if (!existsSync(lockDir)) return null;
+  const top = readdirSync(lockDir)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => b - a)[0];
+  return top === undefined ? null : JSON.parse(readFileSync(join(lockDir, String(top)), "utf8"));
+}
+
 function dirs() {
   const d = tempDirs();
   cleanups.push(() => d.cleanup());
@@ -69,7 +80,7 @@ describe("supervisor (real process, Swarming double, stand-in bot)", () => {
     expect(
       readFileSync(join(codeDir, "swarming_bot.verified.zip")).equals(readFileSync(join(botDir, "swarming_bot.zip"))),
     ).toBe(true);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
+    expect(lockRecord(botDir)).toMatchObject({ pid: sup.child.pid, released: true });
   });
 });
 
@@ -345,7 +356,11 @@ describe("supervisor faults", () => {
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(sup.records.some((r) => r.msg === "ignoring SIGTERM")).toBe(true);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(() => !alive(childPid) && !alive(botPid), 5000, "bot and child gone");
     expect(processGroupMembers(botPid)).toEqual([]);
   });
@@ -422,7 +437,11 @@ describe("supervisor faults", () => {
     });
     const botPid = Number(sup.records.find(started)?.pid);
     expect(await sup.stop()).toBe(0);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(
       () => !execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).includes(marker),
       5000,
@@ -431,24 +450,29 @@ describe("supervisor faults", () => {
     expect(processGroupMembers(botPid)).toEqual([]);
   });
 
-  it("a second supervisor on the same directories refuses with a clear message", async () => {
+  it("a second supervisor on the same bot dir refuses with a clear message, whatever its shared dir", async () => {
     const sw = await double();
-    const { botDir, sharedDir } = dirs();
+    const { root, botDir, sharedDir } = dirs();
     const first = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await first.waitForLog(started, 20_000, "bot started");
-    const second = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
-    expect(await second.exited).toBe(1);
-    expect(second.stderr()).toContain(
-      `another supervisor (pid ${first.child.pid}) already runs bot directory ${botDir}`,
-    );
-    expect(count(second.records, started)).toBe(0);
+    for (const otherShared of [sharedDir, join(root, "other-shared")]) {
+      const second = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": otherShared });
+      expect(await second.exited).toBe(1);
+      expect(second.stderr()).toContain(
+        `another supervisor (pid ${first.child.pid}) already runs bot directory ${botDir}`,
+      );
+      expect(count(second.records, started)).toBe(0);
+    }
     expect((await first.metrics()).value("rpi_swarming_bot_up")).toBe(1);
     expect(await first.stop()).toBe(0);
     // A lock left by a dead supervisor is taken over.
-    writeFileSync(join(sharedDir, "supervisor.lock"), `${second.child.pid}\n`);
+    const crashed = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
+    await crashed.waitForLog(started, 20_000, "bot started");
+    expect(await crashed.stop("SIGKILL")).toBe("SIGKILL");
     const third = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
-    await third.waitForLog((r) => r.msg === "took over a stale lock", 20_000, "takeover");
-    await third.waitForLog(started, 20_000, "bot started");
+    const takeover = await third.waitForLog((r) => r.msg === "took over a stale lock", 20_000, "takeover");
+    expect(takeover.deadPid).toBe(crashed.child.pid);
+    await third.waitForLog(started, 30_000, "bot started");
     expect(await third.stop()).toBe(0);
   });
 
@@ -470,7 +494,8 @@ describe("supervisor faults", () => {
     // The bot lives on in its own process group, still holding swarming.lck.
     expect(alive(oldPid)).toBe(true);
     expect(processGroupMembers(oldPid)).toContain(oldPid);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(true);
+    expect(lockRecord(botDir)).toMatchObject({ pid: first.child.pid });
+    expect(lockRecord(botDir)?.released).toBeUndefined();
     const handshakesBefore = sw.bot("rpi-test-1")?.handshakes ?? 0;
 
     const second = startSupervisor(flags);
@@ -501,7 +526,7 @@ describe("supervisor faults", () => {
     expect(await second.stop()).toBe(0);
     expect(processGroupMembers(newPid)).toEqual([]);
     expect(existsSync(join(sharedDir, "bot.pid"))).toBe(false);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
+    expect(lockRecord(botDir)).toMatchObject({ pid: second.child.pid, released: true });
   });
 });
 

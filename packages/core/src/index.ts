@@ -15,5 +15,6 @@ export {
 export { createLogger, type Logger, type LogLevel, scrubSecrets } from "./logger.js";
 export { createMetricsRegistry, METRIC_PREFIX } from "./metrics.js";
 export { METRICS_MAX_AGE_MS, MetricsCache } from "./metrics-cache.js";
+export { redactUrl } from "./redact-url.js";
 export { type AccessToken, TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { VERSION } from "./version.js";

@@ -22,7 +22,7 @@ export const supervisorSettings = {
   sharedDir: setting(
     "string",
     z.string().min(1).default("/b/shared"),
-    "directory outside the bot dir for the supervisor lock, the bot's pid and reboot requests (shared with the state server)",
+    "directory outside the bot dir for the bot's pid record and reboot requests (the supervisor lock is <botDir>.lock)",
   ),
   botCodeDir: setting(
     "string",
@@ -71,7 +71,7 @@ export const supervisorSettings = {
   shutdownGraceSeconds: setting(
     "number",
     seconds(600),
-    "on SIGTERM, time the bot gets to finish its task before its process group is SIGKILLed",
+    "on SIGTERM, time the bot gets to finish its running task before every process of its session is SIGKILLed (the task is cut); must cover the longest task",
   ),
   sudoDir: setting(
     "string",

@@ -1,12 +1,13 @@
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@rpi-swarming/core";
+import { closeServer, createMetricsRegistry, type Logger, redactUrl, TokenSource } from "@rpi-swarming/core";
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
 import { BOT_ZIP, BotCodeStore } from "./bot-code-store.js";
 import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
+import { BotStopReport } from "./bot-stop.js";
 import { botCodeDirOf, checkDirectories } from "./dirs.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
@@ -17,7 +18,6 @@ import type { SupervisorConfig } from "./settings.js";
 import { StateServerClient, type StateServerStatus } from "./state-client.js";
 
 export { BOT_ZIP };
-export const LOCK_FILE = "supervisor.lock";
 export const REBOOT_REQUEST_FILE = "reboot-requests";
 export const BOT_PID_FILE = "bot.pid";
 
@@ -72,6 +72,7 @@ export class Supervisor {
   private resolveCodeReady: () => void = () => undefined;
   private healthUrl: string | null = null;
   private readonly watcher: RebootRequestWatcher;
+  private readonly stopReport: BotStopReport;
 
   constructor(
     private readonly config: SupervisorConfig,
@@ -96,6 +97,7 @@ export class Supervisor {
       log: this.log,
     });
     this.state = new StateServerClient(config.stateServerUrl);
+    this.stopReport = new BotStopReport(this.log, this.metrics, this.state);
     this.zipPath = join(config.botDir, BOT_ZIP);
     this.rebootFile = join(config.sharedDir, REBOOT_REQUEST_FILE);
     this.botPidFile = join(config.sharedDir, BOT_PID_FILE);
@@ -124,11 +126,17 @@ export class Supervisor {
     const c = this.config;
     // ConfigError (exit 2) for a shared or bot code dir inside the bot dir, or code on another filesystem.
     await checkDirectories(c.botDir, c.sharedDir, botCodeDirOf(c));
-    const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
+    // Keyed on the bot dir (beside it), so another --shared-dir cannot start a second bot there.
+    const lock: HeldLock = await acquireLock(c.botDir, `bot directory ${c.botDir}`, {
+      onLost: (message) => this.log.error({ message }, "lost the supervisor lock"),
+      onWait: (message) => this.log.info({ message }, "waiting for the supervisor lock"),
+    });
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
     // In the background, so /healthz answers during the grace period.
-    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log);
+    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log).then((r) =>
+      this.stopReport.leftover(r),
+    );
     let server: Server | null = null;
     let task: ScheduledTask | null = null;
     let statusTimer: NodeJS.Timeout | undefined;
@@ -151,7 +159,7 @@ export class Supervisor {
       server = health.server;
       this.healthUrl = health.url;
       this.log.info(
-        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: c.swarmingServer, botId: c.botId },
+        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: redactUrl(c.swarmingServer), botId: c.botId },
         "supervisor started",
       );
       await watcher.start();
@@ -191,7 +199,7 @@ export class Supervisor {
       if (task) await task.destroy();
       watcher.stop();
       if (this.bot) {
-        this.bot.killGroup();
+        this.bot.killSessionNow();
         if (this.bot.pid !== undefined) removeBotPidFile(this.botPidFile, this.bot.pid);
       }
       this.tokens.stop();
@@ -317,7 +325,8 @@ export class Supervisor {
     while (!signal.aborted) {
       const bot = this.startBot();
       const exit = await bot.exited;
-      // Its group is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
+      this.stopReport.exitedWithOrphans(exit, bot.pid);
+      // Its session is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
       if (bot.pid !== undefined) removeBotPidFile(this.botPidFile, bot.pid);
       this.bot = null;
       this.metrics.botUp.set(0);
@@ -387,9 +396,9 @@ export class Supervisor {
     if (!bot?.running) return;
     const graceMs = this.config.shutdownGraceSeconds * 1000;
     this.log.info({ pid: bot.pid, graceSeconds: this.config.shutdownGraceSeconds }, "stopping the bot");
-    const { exit, killed } = await bot.terminate(graceMs);
-    if (killed) this.log.warn({ pid: bot.pid }, "bot ignored SIGTERM for the grace period: killed its process group");
-    else this.log.info({ code: exit.code, signal: exit.signal }, "bot stopped");
+    const taskRunning = this.stopReport.taskRunning();
+    const { exit } = await bot.terminate(graceMs);
+    this.stopReport.stopped(exit, graceMs, await taskRunning, bot.pid);
   }
 
   private async pollRebootRequests(): Promise<void> {
