@@ -6,7 +6,6 @@
  * the last known good copy"). The supervisor reports the new running version
  * and does not restart the bot; killed, the bot comes back on the new code.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { botCodeDigest } from "@rpi-swarming/core";
 import { afterEach, describe, expect, it } from "vitest";
@@ -18,12 +17,6 @@ afterEach(async () => {
   await pod?.stop();
   pod = undefined;
 });
-
-/** True once the stand-in copies its running zip over swarming_bot.zip after a self-update (branch standin10). */
-const STANDIN_COPIES_LAST_KNOWN_GOOD = readFileSync(
-  join(import.meta.dirname, "../../packages/swarming-double/standin-bot/standin_bot/runner.py"),
-  "utf8",
-).includes("--survive");
 
 async function metricValue(pod: Pod, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const text = await (await fetch(pod.urls.supervisorMetrics)).text();
@@ -89,26 +82,22 @@ describe("first boot", () => {
     expect(await supervisorZipGets(p)).toBe(1);
   }, 180_000);
 
-  // Depends on the stand-in's last-known-good copy (real-bot behaviour, branch standin10): until then skipped.
-  it.skipIf(!STANDIN_COPIES_LAST_KNOWN_GOOD)(
-    "the bot itself replaces swarming_bot.zip after its update, and the supervisor takes it as the code on disk",
-    async () => {
-      pod = await startTestPod({ botId: "rpi-first-boot-2", supervisorArgs: ["--update-schedule=0 0 1 1 *"] });
-      const p = pod;
-      const bot = () => getJson(`${p.urls.swarming}/bots/rpi-first-boot-2`);
-      const v1 = (await getJson(`${p.urls.swarming}/_double/state`)).currentVersion as string;
-      await eventually("the bot's handshake on v1", async () => (await bot()).version === v1);
-      const v2 = await publishV2(p);
-      await eventually("the bot on v2", async () => (await bot()).version === v2);
-      // No update check runs: only the bot can have put v2 there.
-      await eventually(
-        "swarming_bot.zip replaced by the bot",
-        async () => (await botCodeDigest(join(p.botDir, "swarming_bot.zip"))) === v2,
-      );
-      expect(supervisorLog(p).filter((r) => r.msg === "bot started")).toHaveLength(1);
-    },
-    180_000,
-  );
+  // The stand-in's last-known-good copy, as the real bot does it (docs/swarming-bot.md).
+  it("the bot itself replaces swarming_bot.zip after its update, and the supervisor takes it as the code on disk", async () => {
+    pod = await startTestPod({ botId: "rpi-first-boot-2", supervisorArgs: ["--update-schedule=0 0 1 1 *"] });
+    const p = pod;
+    const bot = () => getJson(`${p.urls.swarming}/bots/rpi-first-boot-2`);
+    const v1 = (await getJson(`${p.urls.swarming}/_double/state`)).currentVersion as string;
+    await eventually("the bot's handshake on v1", async () => (await bot()).version === v1);
+    const v2 = await publishV2(p);
+    await eventually("the bot on v2", async () => (await bot()).version === v2);
+    // No update check runs: only the bot can have put v2 there.
+    await eventually(
+      "swarming_bot.zip replaced by the bot",
+      async () => (await botCodeDigest(join(p.botDir, "swarming_bot.zip"))) === v2,
+    );
+    expect(supervisorLog(p).filter((r) => r.msg === "bot started")).toHaveLength(1);
+  }, 180_000);
 
   it("update checks with nothing changed are no-ops; after the bot's own update no restart and no second download", async () => {
     pod = await startTestPod({
