@@ -76,6 +76,37 @@ run_sh() { prun "$1" --network=none --entrypoint sh "${image[$1]}" -c "$2" 2>&1;
 expect() {
   if grep -Eq -- "$3" <<<"$2"; then pass "$1"; else fail "$1: expected /$3/" "$2"; return 1; fi
 }
+# expect_lines NAME OUTPUT REGEX...: passes when every regex matches some line of OUTPUT, in any order.
+expect_lines() {
+  local name=$1 text=$2 re
+  shift 2
+  for re in "$@"; do
+    grep -Eq -- "$re" <<<"$text" || { fail "$name: expected a line /$re/" "$text"; return 1; }
+  done
+  pass "$name"
+}
+# The sudo stand-in's checks, run by sh inside the image. Its stderr goes to a
+# file, printed last with a prefix, so stdout alone carries the facts.
+sudo_check_script() {
+  cat <<'SH'
+exec 2>/tmp/sudo-check.err
+echo "sudo=$(command -v sudo)"
+RPI_SWARMING_REBOOT_REQUEST_FILE=/tmp/reboot-requests sh -c 'echo $$ >/tmp/caller; sudo -n /sbin/shutdown -r now; echo caller-survived'
+echo "caller-exit=$?"
+python3 -c '
+import json
+line, = open("/tmp/reboot-requests").read().splitlines()
+r = json.loads(line)
+assert r["pid"] == int(open("/tmp/caller").read()), r
+assert r["args"] == "-n /sbin/shutdown -r now", r
+assert isinstance(r["time"], int), r
+print("request-ok")'
+sh -c 'sudo -n /sbin/reboot -f 2>/tmp/unset.err; echo caller-survived'
+echo "unset-caller-exit=$?"
+echo "unset-stderr=$(cat /tmp/unset.err)"
+sed 's/^/stderr: /' /tmp/sudo-check.err
+SH
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Each container start costs seconds under emulation: one run checks the tools.
@@ -113,27 +144,16 @@ smoke() {
     "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
   expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
   expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
-  # The bot's reboot: sudo records the request and SIGKILLs its caller.
-  o=$(run_sh "$a" '
-    echo "sudo=$(command -v sudo)"
-    RPI_SWARMING_REBOOT_REQUEST_FILE=/tmp/reboot-requests sh -c "echo \$\$ >/tmp/caller; sudo -n /sbin/shutdown -r now; echo caller-survived"
-    echo "caller-exit=$?"
-    python3 -c "
-import json
-line, = open(\"/tmp/reboot-requests\").read().splitlines()
-r = json.loads(line)
-assert r[\"pid\"] == int(open(\"/tmp/caller\").read()), r
-assert r[\"args\"] == \"-n /sbin/shutdown -r now\", r
-assert isinstance(r[\"time\"], int), r
-print(\"request-ok\")"
-    sh -c "sudo -n /sbin/reboot -f; echo caller-survived"
-    echo "unset-caller-exit=$?"')
-  # (The shell's own "Killed" notice lands anywhere in the output: dropped.)
-  o=$(sed 's/^Killed$//; s/ Killed$//' <<<"$o" | tr -s '\n' ' ')
-  expect "$a: sudo stand-in is first on PATH, records the request and kills its caller" \
-    "$o" "^sudo=/opt/rpi-swarming/sudo-bin/sudo caller-exit=137 request-ok "
-  expect "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" \
-    "$o" "request-ok .*RPI_SWARMING_REBOOT_REQUEST_FILE is not set.* unset-caller-exit=137 ?$"
+  # The bot's reboot: sudo records the request and SIGKILLs its caller. podman
+  # relays the container's stdout and stderr separately, so their lines can
+  # arrive in any order: the script sends all of its stderr to a file and
+  # prints one fact per stdout line; the checks look for lines, not an order.
+  o=$(run_sh "$a" "$(sudo_check_script)")
+  expect_lines "$a: sudo stand-in is first on PATH, records the request and kills its caller" "$o" \
+    "^sudo=/opt/rpi-swarming/sudo-bin/sudo$" "^caller-exit=137$" "^request-ok$"
+  expect_lines "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" "$o" \
+    "^unset-caller-exit=137$" "^unset-stderr=.*RPI_SWARMING_REBOOT_REQUEST_FILE is not set"
+  if grep -q caller-survived <<<"$o"; then fail "$a: sudo stand-in kills its caller: a caller survived" "$o"; fi
   o=$(prun "$a" --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
   if python3 -c '
 import json, sys
