@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { createLogger, createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { describe, expect, it } from "vitest";
 import { failing, healthy, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
@@ -48,7 +49,8 @@ function capturingLogger() {
 
 describe("DeviceMonitor recovery ladder", () => {
   it("climbs reconnect, restart_server, reboot one step per failing cycle, then stays quarantined", async () => {
-    const { driver, monitor, metric } = setup({ rebootTimeoutSeconds: 0.05 });
+    let clock = 1_000_000;
+    const { driver, monitor, metric } = setup({ rebootTimeoutSeconds: 0.05, now: () => clock });
     driver.next = () => failing("offline");
     await monitor.probeNow();
     expect(driver.actions).toEqual(["reconnect"]);
@@ -58,7 +60,7 @@ describe("DeviceMonitor recovery ladder", () => {
     await monitor.probeNow();
     expect(driver.actions).toEqual(["reconnect", "restart_server", "reboot"]);
     expect(monitor.snapshot.health.maintenance[0]?.reason).toBe("rebooting");
-    await new Promise((r) => setTimeout(r, 80));
+    clock += 80;
     await monitor.probeNow();
     expect(monitor.snapshot.health.quarantined.map((q) => q.reason)).toEqual(["reboot_timeout"]);
     await monitor.probeNow();
@@ -116,7 +118,8 @@ describe("DeviceMonitor recovery ladder", () => {
 
   it("skips steps the driver does not support (iOS: reconnect, restart_server) without counting them", async () => {
     const { log, lines } = capturingLogger();
-    const { driver, monitor, metric } = setup({ log, rebootTimeoutSeconds: 0.05 });
+    let clock = 1_000_000;
+    const { driver, monitor, metric } = setup({ log, rebootTimeoutSeconds: 0.05, now: () => clock });
     driver.next = () => failing("device_missing");
     driver.onRecover = (action) => {
       if (action !== "reboot") throw new NotSupportedError(`recovery step ${action} does not apply to iOS devices`);
@@ -126,7 +129,7 @@ describe("DeviceMonitor recovery ladder", () => {
     expect(driver.actions).toEqual(["reconnect", "restart_server", "reboot"]);
     expect(monitor.snapshot.recoveryTried).toEqual(["reboot"]);
     expect(monitor.snapshot.health.maintenance[0]?.reason).toBe("rebooting");
-    await new Promise((r) => setTimeout(r, 80));
+    clock += 80;
     await monitor.probeNow();
     await monitor.probeNow();
     expect(monitor.snapshot.health.quarantined.map((q) => q.reason)).toEqual(["reboot_timeout"]);
@@ -229,9 +232,11 @@ describe("DeviceMonitor recovery ladder", () => {
     expect(monitor.snapshot.probe?.problem?.timedOut).toBe(true);
     release();
     driver.probe = async () => healthy();
-    await new Promise((r) => setTimeout(r, 10));
-    await monitor.probeNow();
-    expect(monitor.snapshot.probe?.problem).toBeUndefined();
+    // The stuck probe settles on its own schedule; the next cycle then probes again.
+    await waitFor("a probe cycle after the stuck probe settled", async () => {
+      await monitor.probeNow();
+      return monitor.snapshot.probe?.problem === undefined;
+    });
     await monitor.stop();
   }, 15_000);
 
