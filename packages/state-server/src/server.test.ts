@@ -1,6 +1,7 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NotReadyError } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import type { SimulatedDriver } from "@rpi-swarming/devices";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { failing, healthy, ScriptedDriver, scratchDir, testConfig, testLogger } from "./__fixtures__/helpers.js";
@@ -50,15 +51,6 @@ async function getJson(path: string, base = server?.hookUrl): Promise<Record<str
   return (await res.json()) as Record<string, unknown>;
 }
 
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function control(patch: Record<string, unknown>): Promise<Response> {
   const url = (server?.driver as SimulatedDriver | undefined)?.controlUrl ?? "http://127.0.0.1:1/unset";
   return fetch(url, { method: "POST", body: JSON.stringify(patch) });
@@ -68,7 +60,7 @@ describe("state server with the simulated device", () => {
   it("binds the hooks and the metrics on the configured addresses and becomes ready after the first probe", async () => {
     const s = await start();
     expect(s.hookUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    await waitFor(async () => (await fetch(`${s.metricsUrl}/readyz`)).status === 200, "readyz");
+    await waitFor("readyz", async () => (await fetch(`${s.metricsUrl}/readyz`)).status === 200);
     expect(await getJson("/healthz", s.metricsUrl)).toEqual({ ok: true });
   });
 
@@ -232,13 +224,13 @@ describe("state server with the simulated device", () => {
     await server?.monitor.probeNow();
     const path = join(scratch.dir, "test-bot-1");
     writeFileSync(path, "Replacing the USB hub\n");
-    await waitFor(async () => typeof (await json("/get_state")).maintenance === "string", "maintenance on");
+    await waitFor("maintenance on", async () => typeof (await json("/get_state")).maintenance === "string");
     expect((await json("/get_state")).maintenance).toBe(`Replacing the USB hub (operator, ${path})`);
     writeFileSync(join(scratch.dir, "all"), "");
-    await waitFor(async () => String((await json("/get_state")).maintenance).includes("; "), "both messages");
+    await waitFor("both messages", async () => String((await json("/get_state")).maintenance).includes("; "));
     rmSync(path);
     rmSync(join(scratch.dir, "all"));
-    await waitFor(async () => (await json("/get_state")).maintenance === undefined, "maintenance off");
+    await waitFor("maintenance off", async () => (await json("/get_state")).maintenance === undefined);
     const metrics = await (await fetch(`${server?.metricsUrl}/metrics`)).text();
     expect(metrics).toContain('rpi_swarming_maintenance{reason="operator",bot_id="test-bot-1"} 0');
   });
@@ -278,10 +270,10 @@ describe("state server with the simulated device", () => {
     expect(during).not.toHaveProperty("quarantined");
     await server?.monitor.probeNow();
     expect((await json("/get_state")).maintenance).toMatch(/^Rebooting/);
-    await new Promise((r) => setTimeout(r, 450));
-    await server?.monitor.probeNow();
-    const after = await json("/get_state");
-    expect(after).not.toHaveProperty("maintenance");
+    await waitFor("the device back after its reboot", async () => {
+      await server?.monitor.probeNow();
+      return !("maintenance" in (await json("/get_state")));
+    });
     const metrics = await (await fetch(`${server?.metricsUrl}/metrics`)).text();
     expect(metrics).toContain(
       'rpi_swarming_device_reboots_total{cause="after_task",result="success",bot_id="test-bot-1"} 1',
@@ -300,9 +292,10 @@ describe("state server with the simulated device", () => {
     expect((await json("/get_state")).maintenance).toMatch(/^Rebooting simulated device SIMULATED0001 on request/);
     const condition = (await (await control({})).json()) as { rebooting: boolean };
     expect(condition.rebooting).toBe(true);
-    await new Promise((r) => setTimeout(r, 350));
-    await server?.monitor.probeNow();
-    expect(await json("/get_state")).not.toHaveProperty("maintenance");
+    await waitFor("the device back after its reboot", async () => {
+      await server?.monitor.probeNow();
+      return !("maintenance" in (await json("/get_state")));
+    });
   });
 
   it("refuses to reboot when there is no device", async () => {
@@ -321,9 +314,11 @@ describe("state server with the simulated device", () => {
     expect(driver.actions).toEqual(["reboot"]);
     await server?.monitor.probeNow();
     expect((await json("/get_state")).maintenance).toMatch(/^Rebooting/);
-    await new Promise((r) => setTimeout(r, 250));
-    await server?.monitor.probeNow();
-    const state = await json("/get_state");
+    const state = await waitFor("the reboot timeout to pass", async () => {
+      await server?.monitor.probeNow();
+      const s = await json("/get_state");
+      return "quarantined" in s && s;
+    });
     expect(state.quarantined).toMatch(/has not answered for \d+ s after a reboot after a task \(limit 0.2 s\)/);
     expect(driver.actions).toEqual(["reboot"]);
     driver.next = () => healthy();

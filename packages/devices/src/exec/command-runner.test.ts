@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { CommandRunner } from "./command-runner.js";
 import { isLiving, livingProcessesInGroup } from "./process-groups.js";
@@ -57,8 +58,12 @@ describe("CommandRunner", () => {
 
   it("killAll stops running commands; they fail with UpstreamError", async () => {
     const runner = new CommandRunner({ timeoutSeconds: 30 });
-    const pending = runner.run("sh", ["-c", "sleep 100 & wait"]).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 200));
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    dirs.push(dir);
+    const started = join(dir, "started");
+    const pending = runner.run("sh", ["-c", `sleep 100 & echo $! > ${started}; wait`]).catch((e: unknown) => e);
+    // Killed once the shell has started its child, so the whole group is at stake.
+    const child = Number(await waitFor("the command's child", () => readFileSync(started, "utf8").trim()));
     const [group] = runner.runningGroups;
     expect(group).toBeGreaterThan(0);
     runner.killAll();
@@ -66,6 +71,7 @@ describe("CommandRunner", () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as Error).message).toMatch(/killed by SIGKILL/);
     expect(livingProcessesInGroup(group as number)).toEqual([]);
+    expect(isLiving(child)).toBe(false);
   });
 
   it("refuses the output of a command that prints more than maxBufferBytes", async () => {
@@ -85,8 +91,7 @@ describe("CommandRunner", () => {
     expect(out).toMatchObject({ stdout: "done\n", exitCode: 0 });
     expect(performance.now() - started).toBeLessThan(3000);
     const leftover = Number(readFileSync(join(dir, "pid"), "utf8"));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(isLiving(leftover)).toBe(false);
+    await waitFor("the left-over sleep to end", () => !isLiving(leftover), 5000);
   });
 
   it("rejects a non-positive timeout", () => {
