@@ -8,7 +8,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI_BIN, freePort } from "../../packages/cli/src/demo/pod.js";
+import { freePort, waitFor } from "@rpi-swarming/core/test-support";
+import { CLI_BIN } from "../../packages/cli/src/demo/pod.js";
+
+/** Shared by every suite; re-exported for the tests of this folder. */
+export { waitFor };
 
 export type Json = Record<string, unknown>;
 
@@ -114,28 +118,6 @@ export async function postJson(url: string, body: unknown): Promise<Json> {
   const reply = (await res.json()) as Json;
   if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status} ${JSON.stringify(reply)}`);
   return reply;
-}
-
-/** Polls `check` until it returns a truthy value; errors inside count as "not yet". */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 20_000,
-  intervalMs = 150,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`);
 }
 
 /** Pids of live processes whose command line mentions `text` (e.g. the pod's work dir). */

@@ -5,20 +5,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 
-/** A port the kernel just handed out on 127.0.0.1 (closed again, so a child can bind it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("no port assigned"))));
-    });
-  });
-}
+export { freePort } from "@rpi-swarming/core/test-support";
 
 export interface Spawned {
   readonly name: string;

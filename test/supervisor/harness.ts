@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort, waitFor } from "@rpi-swarming/core/test-support";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const SUDO_DIR = join(ROOT, "images/sudo");
@@ -204,14 +205,7 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort };
 
 /** A stand-in for the state server's GET /status and POST /reboot_device (docs/http-api.md). */
 export async function startFakeStateServer(
@@ -255,10 +249,7 @@ export async function startFakeStateServer(
   };
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "a condition") {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The shared waitFor, arguments in this folder's order. */
+export function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "a condition") {
+  return waitFor(what, check, timeoutMs);
 }

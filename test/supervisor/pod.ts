@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { CLI_BIN, HOOK_SCRIPT, type Pod, startPod } from "../../packages/cli/src/demo/pod.js";
 
 export { HOOK_SCRIPT };
@@ -65,23 +66,11 @@ export async function postJson(url: string, body: unknown): Promise<Json> {
   return reply;
 }
 
-/** Polls `check` until it returns a truthy value; errors count as "not yet". */
-export async function eventually<T>(
+/** The shared waitFor with this folder's longer default timeout. */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${String(last)}`);
+  return waitFor(what, check, timeoutMs);
 }

@@ -2,6 +2,7 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { createLogger, MAX_JSON_DEPTH } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scratchDir, testConfig } from "./__fixtures__/helpers.js";
 import { type StateServer, startStateServer } from "./server.js";
@@ -66,14 +67,6 @@ async function hookCounts(): Promise<Record<string, number>> {
 
 const errorsLogged = () => lines.filter((l) => (l.level as number) >= 50);
 
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe("hook API replies that are not server errors", () => {
   it("counts a client that disconnects mid-body as a client abort, logged at info without a stack", async () => {
     const url = new URL(server?.hookUrl ?? "");
@@ -87,11 +80,11 @@ describe("hook API replies that are not server errors", () => {
     socket.write(
       "POST /get_state HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
     );
-    await waitFor(() => received.includes("100 Continue"), "100 Continue");
+    await waitFor("100 Continue", () => received.includes("100 Continue"));
     socket.write('{"cwd": "/b');
     // The bot was killed mid-request.
     socket.destroy();
-    await waitFor(() => lines.some((l) => l.msg === "client closed the request"), "the abort to be logged");
+    await waitFor("the abort to be logged", () => lines.some((l) => l.msg === "client closed the request"));
     const abort = lines.find((l) => l.msg === "client closed the request");
     expect(abort).toMatchObject({ level: 30, method: "POST", path: "/get_state" });
     expect(abort).not.toHaveProperty("err");

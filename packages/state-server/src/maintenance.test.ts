@@ -1,5 +1,6 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import type { OperatorMessage } from "@rpi-swarming/devices";
 import { afterEach, describe, expect, it } from "vitest";
 import { scratchDir, testLogger } from "./__fixtures__/helpers.js";
@@ -13,11 +14,6 @@ afterEach(() => {
   scratch?.cleanup();
   scratch = undefined;
 });
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
 
 function start(dir: string, pollMs = 50) {
   const seen: (readonly OperatorMessage[])[] = [];
@@ -44,7 +40,7 @@ describe("MaintenanceWatcher", () => {
     symlinkSync("..v2", join(dir, "..data_tmp"));
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
     rmSync(join(dir, "..v1"), { recursive: true });
-    await until(() => watcher?.messages[0]?.message === "USB hub replacement", "the swapped content");
+    await waitFor("the swapped content", () => watcher?.messages[0]?.message === "USB hub replacement");
     expect(watcher?.messages).toEqual([{ source: join(dir, "rpi-7"), message: "USB hub replacement" }]);
     expect(seen.length).toBeGreaterThanOrEqual(2);
   });
@@ -59,10 +55,10 @@ describe("MaintenanceWatcher", () => {
     mkdirSync(dir);
     writeFileSync(join(dir, "rpi-8"), "not me");
     writeFileSync(join(dir, "all"), "Lab move on Friday");
-    await until(() => (watcher?.messages.length ?? 0) > 0, "the new directory");
+    await waitFor("the new directory", () => (watcher?.messages.length ?? 0) > 0);
     expect(watcher?.messages.map((m) => m.message)).toEqual(["Lab move on Friday"]);
     rmSync(join(dir, "all"));
-    await until(() => watcher?.messages.length === 0, "the removal");
+    await waitFor("the removal", () => watcher?.messages.length === 0);
   });
 
   it("cuts a long message and folds its white space", async () => {

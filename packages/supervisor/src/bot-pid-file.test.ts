@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   leaderAlive,
@@ -139,7 +140,7 @@ describe("stopLeftoverBot", () => {
     expect(r.swept.map((p) => p.pid)).toEqual([childPid]);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(running(pid)).toBe(false);
-    await waitFor(() => !running(childPid));
+    await waitFor("the process to end", () => !running(childPid));
     expect(existsSync(file)).toBe(false);
     const warn = records.find((r) => r.msg === "a bot left by a previous supervisor is still running; stopping it");
     expect(warn).toMatchObject({ level: 40, pgid: pid });
@@ -152,7 +153,7 @@ describe("stopLeftoverBot", () => {
     expect(await stopLeftoverBot(file, 500, logger())).toMatchObject({ found: true, killed: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
     expect(running(pid)).toBe(false);
-    await waitFor(() => !running(childPid));
+    await waitFor("the process to end", () => !running(childPid));
     expect(existsSync(file)).toBe(false);
   });
 });
@@ -189,7 +190,7 @@ describe("stopLeftoverBot and the bot's session", () => {
     const l = await sessionBot();
     writeBotPidFile(file, l.bot);
     process.kill(l.bot, "SIGKILL");
-    await waitFor(() => !running(l.bot));
+    await waitFor("the process to end", () => !running(l.bot));
     const r = await stopLeftoverBot(file, 30_000, logger());
     expect(r).toMatchObject({ found: false, killed: false });
     expect(r.swept.map((p) => p.pid).sort()).toEqual(l.task);
@@ -200,11 +201,3 @@ describe("stopLeftoverBot and the bot's session", () => {
     expect(existsSync(file)).toBe(false);
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

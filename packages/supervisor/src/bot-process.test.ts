@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readProcStat } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
@@ -106,11 +107,11 @@ signal.signal(signal.SIGTERM, lambda *a: (print("got SIGTERM", flush=True), sys.
 print("ready", flush=True)
 time.sleep(60)
 `);
-    await waitFor(() => records.some((r) => r.msg === "ready"));
+    await waitFor("the bot to say ready", () => records.some((r) => r.msg === "ready"));
     const { exit, killed } = await b.terminate(5000);
     expect(killed).toBe(false);
     expect(exit.code).toBe(0);
-    await waitFor(() => records.some((r) => r.msg === "got SIGTERM"));
+    await waitFor("the bot to report SIGTERM", () => records.some((r) => r.msg === "got SIGTERM"));
   });
 
   it("SIGKILLs the whole process group of a bot that ignores SIGTERM after the grace period", async () => {
@@ -121,7 +122,7 @@ child = subprocess.Popen(["sleep", "60"])
 print("child", child.pid, flush=True)
 time.sleep(60)
 `);
-    await waitFor(() => records.some((r) => String(r.msg).startsWith("child ")));
+    await waitFor("the bot to name its child", () => records.some((r) => String(r.msg).startsWith("child ")));
     const childPid = Number(String(records.find((r) => String(r.msg).startsWith("child "))?.msg).split(" ")[1]);
     expect(alive(childPid)).toBe(true);
     const t0 = Date.now();
@@ -129,7 +130,7 @@ time.sleep(60)
     expect(killed).toBe(true);
     expect(exit.signal).toBe("SIGKILL");
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
-    await waitFor(() => !alive(childPid));
+    await waitFor("the child to end", () => !alive(childPid));
   });
 
   it("at the end of the grace kills every process of the bot's session: task runner, run_isolated and command in their own groups", async () => {
@@ -181,7 +182,7 @@ print("sudo", p.pid, flush=True)
 os._exit(0)
 `);
     const exit = await b.exited;
-    await waitFor(() => records.some((r) => String(r.msg).startsWith("sudo ")));
+    await waitFor("the sudo line", () => records.some((r) => String(r.msg).startsWith("sudo ")));
     const sudoPid = Number(String(records.find((r) => String(r.msg).startsWith("sudo "))?.msg).split(" ")[1]);
     expect(sudoPid).toBeGreaterThan(0);
     expect(running(sudoPid)).toBe(false);
@@ -206,14 +207,6 @@ os._exit(0)
 
 /** The process layout the fixture bot printed. */
 async function layout(): Promise<{ bot: number; task_runner: number; run_isolated: number; command: number }> {
-  await waitFor(() => records.some((r) => String(r.msg).startsWith('{"bot"')));
+  await waitFor("the process layout", () => records.some((r) => String(r.msg).startsWith('{"bot"')));
   return JSON.parse(String(records.find((r) => String(r.msg).startsWith('{"bot"'))?.msg));
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -14,6 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LockedError } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readProcStat } from "./bot-pid-file.js";
 import { acquireLock, lockDirFor } from "./lock.js";
@@ -54,14 +55,6 @@ function genFiles(lockDir: string): string[] {
   return readdirSync(lockDir).filter((n) => /^\d+$/.test(n));
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 60_000, what = "a condition"): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("acquireLock", () => {
   it("lives beside the bot dir (not in it, not in a shared dir), keyed on its real path", async () => {
     const lock = await acquireLock(botDir, "bot directory /b/s");
@@ -95,7 +88,7 @@ describe("acquireLock", () => {
     holder.stdout?.on("data", (c: Buffer) => {
       out += c.toString();
     });
-    await waitFor(() => out.includes("held"), 30_000, "the holder");
+    await waitFor("the holder", () => out.includes("held"), 30_000);
     await expect(acquireLock(botDir, "bot directory /b/s")).rejects.toThrow(LockedError);
     await expect(acquireLock(botDir, "bot directory /b/s")).rejects.toThrow(
       `another supervisor (pid ${holder.pid}) already runs bot directory /b/s`,
@@ -157,7 +150,7 @@ describe("acquireLock", () => {
     const lost: string[] = [];
     const lock = await acquireLock(botDir, "x", { staleMs: 300, onLost: (m) => lost.push(m) });
     rmSync(lock.path, { recursive: true });
-    await waitFor(() => lost.length > 0, 5000, "onLost");
+    await waitFor("onLost", () => lost.length > 0, 5000);
     expect(lost[0]).toContain("taken over or removed");
     lock.release();
     expect(existsSync(lock.path)).toBe(false);
@@ -186,10 +179,10 @@ describe("acquireLock", () => {
       children.push(c);
     }
     const count = (prefix: string) => readdirSync(dir).filter((n) => n.startsWith(prefix)).length;
-    await waitFor(() => count("ready-") === processes, 120_000, "all racers ready");
+    await waitFor("all racers ready", () => count("ready-") === processes, 120_000);
     for (const [r, kind] of kinds.entries()) {
       writeFileSync(join(dir, `go-${r}`), "");
-      await waitFor(() => count(`result-${r}-`) === processes, 60_000, `round ${r} results`);
+      await waitFor(`round ${r} results`, () => count(`result-${r}-`) === processes, 60_000);
       const results = readdirSync(dir)
         .filter((n) => n.startsWith(`result-${r}-`))
         .map((n) => readFileSync(join(dir, n), "utf8"));

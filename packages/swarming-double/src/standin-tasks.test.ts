@@ -1,24 +1,12 @@
-import { access, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { procInfo, sessionProcesses } from "./__fixtures__/bots.js";
 import { BOT, hookNames, polls, StandInTest } from "./__fixtures__/standin-setup.js";
 
 const t = new StandInTest();
 afterEach(() => t.cleanup());
-
-async function waitForFile(path: string, timeoutMs = 20_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await access(path);
-      return await readFile(path, "utf8");
-    } catch {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${path}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 /** A task that writes what it sees to `info`, then waits until `go` exists. */
 function waitingTask(info: string, go: string): string[] {
@@ -44,7 +32,11 @@ describe("stand-in bot tasks", () => {
     const info = join(harness.root, "task-info.json");
     const go = join(harness.root, "go");
     double.enqueue({ cmd: "run", taskId: "layout", command: waitingTask(info, go), env: { FROM_MANIFEST: "yes" } });
-    const seen = JSON.parse(await waitForFile(info)) as { pid: number; cwd: string; env: Record<string, string> };
+    const seen = JSON.parse(await waitFor(info, () => readFile(info, "utf8"))) as {
+      pid: number;
+      cwd: string;
+      env: Record<string, string>;
+    };
     expect(seen.env).toEqual({
       SWARMING_BOT_ID: BOT,
       SWARMING_HEADLESS: "1",

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../../../..");
@@ -35,22 +36,19 @@ function cli(args: string[]) {
   return { child, exited, output: () => out };
 }
 
-async function waitForFile(path: string, timeoutMs: number): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(path, "utf8").catch(() => "");
-    if (text.endsWith("\n")) return text.trim();
-    if (Date.now() > end) throw new Error(`${path} did not appear in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe("rpi-swarming swarming-double", () => {
   it("serves the stand-in bot built around --hook-script, with a bearer token, until SIGTERM", async () => {
     const urlFile = join(tmp, "url");
     const run = cli(["swarming-double", "--hook-script", HOOK, "--url-file", urlFile, "--double-token", "tok"]);
     try {
-      const url = await waitForFile(urlFile, 20_000);
+      const url = await waitFor(
+        urlFile,
+        async () => {
+          const text = await readFile(urlFile, "utf8");
+          return text.endsWith("\n") && text.trim();
+        },
+        20_000,
+      );
       const state = (await (await fetch(`${url}/_double/state`)).json()) as Record<string, unknown>;
       expect(state).toMatchObject({ url, authRequired: true, currentVersion: expect.stringMatching(/^[0-9a-f]{64}$/) });
       expect((await fetch(`${url}/bot_code`, { redirect: "manual" })).status).toBe(401);

@@ -4,26 +4,14 @@
  * default 5037; the server they start is killed afterwards.
  */
 import { execFileSync } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { PassThrough } from "node:stream";
 import { createLogger, UpstreamError } from "@rpi-swarming/core";
+import { freePort } from "@rpi-swarming/core/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandRunner } from "../exec/command-runner.js";
 import { problemFromAdbError } from "./adb-problems.js";
 import { AndroidDriver } from "./android-driver.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
