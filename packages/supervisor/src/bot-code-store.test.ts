@@ -12,8 +12,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { botCodeDigest, createLogger, createMetricsRegistry, TokenSource } from "@rpi-swarming/core";
+import { makeZip } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeZip } from "./__fixtures__/make-zip.js";
 import { BotCodeFetcher } from "./bot-code.js";
 import { BotCodeStore } from "./bot-code-store.js";
 import { SupervisorMetrics } from "./metrics.js";
@@ -62,9 +62,20 @@ describe("BotCodeStore", () => {
     const bytes = readFileSync(v2.path);
     // As the bot's last-known-good copy does: truncate, then write in pieces.
     writeFileSync(store.botZip, bytes.subarray(0, 1000));
-    const writer = spawn("python3", [
-      "-c",
-      "import sys, time\ndata = open(sys.argv[1], 'rb').read()\nwith open(sys.argv[2], 'r+b') as f:\n  f.seek(1000)\n  for i in range(1000, len(data), 50000):\n    f.write(data[i:i+50000]); f.flush(); time.sleep(0.1)",
+    const writer = spawn(process.execPath, [
+      "-e",
+      `const fs = require("fs");
+const [src, dst] = process.argv.slice(1);
+const data = fs.readFileSync(src);
+const fd = fs.openSync(dst, "r+");
+let i = 1000;
+const step = () => {
+  if (i >= data.length) return fs.closeSync(fd);
+  fs.writeSync(fd, data, i, Math.min(50000, data.length - i), i);
+  i += 50000;
+  setTimeout(step, 100);
+};
+step();`,
       v2.path,
       store.botZip,
     ]);

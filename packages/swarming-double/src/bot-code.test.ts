@@ -1,8 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeZip } from "@rpi-swarming/core/test-support";
 import { afterEach, expect, it } from "vitest";
 import { BOT_API, type SwarmingDouble, startSwarmingDouble } from "./index.js";
 
@@ -17,11 +17,7 @@ it("serves a big zip to a slow client without piling up listeners on the respons
   tmp = await mkdtemp(join(tmpdir(), "double-bot-code-"));
   const zipPath = join(tmp, "big.zip");
   // Incompressible, so the socket backs up and the double waits for "drain" many times.
-  execFileSync("python3", [
-    "-c",
-    "import os, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n  z.writestr('__main__.py', 'print(1)\\n')\n  z.writestr('blob.bin', os.urandom(8 << 20))",
-    zipPath,
-  ]);
+  makeZip(zipPath, { randomBytes: 8 << 20 });
   double = await startSwarmingDouble({ botCode: { zipPath } });
   const warnings: Error[] = [];
   const onWarning = (w: Error) => warnings.push(w);

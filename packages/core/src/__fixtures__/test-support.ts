@@ -52,3 +52,5 @@ export async function waitFor<T>(
   const seen = last instanceof Error ? `error: ${last.message}` : JSON.stringify(last);
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${seen}`);
 }
+
+export { makeZip } from "./make-zip.js";
