@@ -4,8 +4,8 @@ import { stateServerSettings } from "@rpi-swarming/state-server/settings";
 import { supervisorSettings } from "@rpi-swarming/supervisor/settings";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { namedSettings } from "../../tools/generate/chart-values.js";
-import { valuesSchema } from "../../tools/generate/values-schema.js";
+import { namedSettings } from "./chart-values.js";
+import { valuesSchema } from "./values-schema.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const values = parseYaml(readFileSync(join(root, "chart/values.yaml"), "utf8")) as Record<
