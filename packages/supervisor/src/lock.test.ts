@@ -5,7 +5,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   symlinkSync,
   utimesSync,
@@ -16,10 +15,8 @@ import { join, resolve } from "node:path";
 import { LockedError } from "@rpi-swarming/core";
 import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { readProcStat } from "./bot-pid-file.js";
+import { identity } from "./__fixtures__/lock-helpers.js";
 import { acquireLock, lockDirFor } from "./lock.js";
-
-const RACER = resolve(import.meta.dirname, "__fixtures__/lock-racer.ts");
 
 let dir: string;
 let botDir: string;
@@ -33,23 +30,6 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** A pid that was ours a moment ago and is dead now, with the start time it had. */
-async function deadProcess(): Promise<{ pid: number; startTime: string }> {
-  const c = spawn("sleep", ["30"]);
-  const pid = c.pid as number;
-  const startTime = readProcStat(pid)?.startTime as string;
-  c.kill("SIGKILL");
-  await new Promise((r) => c.once("exit", r));
-  return { pid, startTime };
-}
-
-function identity() {
-  return {
-    pidNs: readlinkSync("/proc/self/ns/pid"),
-    bootId: readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(),
-  };
-}
 
 function genFiles(lockDir: string): string[] {
   return readdirSync(lockDir).filter((n) => /^\d+$/.test(n));
@@ -155,40 +135,4 @@ describe("acquireLock", () => {
     lock.release();
     expect(existsSync(lock.path)).toBe(false);
   });
-
-  it("many processes starting at the same instant never both hold it (fresh, stale, released, garbage locks)", async () => {
-    const processes = 30;
-    const dead = await deadProcess();
-    const { pidNs, bootId } = identity();
-    const kinds = ["fresh", "stale", "released", "garbage", "fresh", "stale", "fresh", "stale"] as const;
-    for (const [r, kind] of kinds.entries()) {
-      const b = join(dir, `bot-${r}`);
-      mkdirSync(b);
-      if (kind === "fresh") continue;
-      mkdirSync(`${b}.lock`);
-      const record =
-        kind === "garbage"
-          ? ""
-          : JSON.stringify({ ...dead, pidNs, bootId, token: "old", released: kind === "released" });
-      writeFileSync(join(`${b}.lock`, "3"), record);
-    }
-    for (let i = 0; i < processes; i++) {
-      const c = spawn(process.execPath, ["--conditions=source", "--import", "tsx", RACER, dir, String(kinds.length)], {
-        stdio: ["ignore", "ignore", "inherit"],
-      });
-      children.push(c);
-    }
-    const count = (prefix: string) => readdirSync(dir).filter((n) => n.startsWith(prefix)).length;
-    await waitFor("all racers ready", () => count("ready-") === processes, 120_000);
-    for (const [r, kind] of kinds.entries()) {
-      writeFileSync(join(dir, `go-${r}`), "");
-      await waitFor(`round ${r} results`, () => count(`result-${r}-`) === processes, 60_000);
-      const results = readdirSync(dir)
-        .filter((n) => n.startsWith(`result-${r}-`))
-        .map((n) => readFileSync(join(dir, n), "utf8"));
-      expect({ round: r, kind, held: results.filter((x) => x === "held").length }).toEqual({ round: r, kind, held: 1 });
-      expect(results.filter((x) => x !== "held" && x !== "refused")).toEqual([]);
-      writeFileSync(join(dir, `end-${r}`), "");
-    }
-  }, 240_000);
 });
