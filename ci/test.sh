@@ -2,11 +2,21 @@
 # The project's one test command: installs what the tests need, then runs every
 # suite in ci/suites/ in name order and sums their counts. Each suite script
 # gets a file path as $1 and writes "<passed> <failed>" to it.
+# Usage: ci/test.sh [SUITE...]   e.g. `ci/test.sh images` runs only ci/suites/60-images.sh
+# (a suite is named without its number); no argument runs them all.
 # Env: RPI_SWARMING_SKIP_IMAGES=1 skips the image build suite (said in the output).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 export PATH="$root/.tools/bin:$root/node_modules/.bin:$PATH"
+
+suites=()
+for name in "$@"; do
+  match=(ci/suites/[0-9][0-9]-"$name".sh)
+  [[ -f ${match[0]} ]] || { echo "no suite named $name in ci/suites"; exit 2; }
+  suites+=("${match[0]}")
+done
+((${#suites[@]})) || suites=(ci/suites/*.sh)
 
 install_args=()
 [[ "${RPI_SWARMING_SKIP_IMAGES:-}" == "1" ]] && install_args+=(--no-images)
@@ -21,7 +31,7 @@ trap 'rm -rf "$results"' EXIT
 total_passed=0
 total_failed=0
 summary=()
-for suite in ci/suites/*.sh; do
+for suite in "${suites[@]}"; do
   name=$(basename "$suite" .sh)
   echo "=== suite $name"
   counts="$results/$name"

@@ -1,15 +1,37 @@
 #!/usr/bin/env bash
-# Unit tests beside the code (packages/*/src/**/*.test.ts) and end-to-end tests under test/.
+# The vitest tiers (vitest.config.ts projects, docs/development.md#test-tiers), one
+# run each so every tier reports its own count and time: unit (pure Node, beside
+# the code), integration (*.int.test.ts: real python3, adb, libimobiledevice),
+# e2e (test/e2e, test/supervisor: the built CLI), prometheus (test/prometheus).
+# Writes the summed "<passed> <failed>" to $1.
+# Env: RPI_SWARMING_VITEST_TIERS="unit integration" runs only those tiers.
 out=$1
-report=$(mktemp)
-npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
-rc=$?
-node -e '
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+# The e2e and prometheus tiers start the built CLI.
+[[ -f packages/cli/dist/main.js ]] || npx tsc -b
+tiers=${RPI_SWARMING_VITEST_TIERS:-unit integration e2e prometheus}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0 rc=0 lines=()
+for tier in $tiers; do
+  echo "--- vitest tier $tier"
+  start=$SECONDS
+  npx vitest run --project "$tier" --reporter=default --reporter=json --outputFile.json="$work/$tier.json" || rc=1
+  # shellcheck disable=SC2016 # a JavaScript program, not shell
+  read -r p f < <(node -e '
 const fs = require("fs");
 let r = {};
 try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
+// A file that fails to load counts as a failure even when it has no failed test.
 const failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0) + (r.numFailedTestSuites && !r.numFailedTests ? r.numFailedTestSuites : 0);
-fs.writeFileSync(process.argv[2], `${r.numPassedTests ?? 0} ${failed}\n`);
-' "$report" "$out"
-rm -f "$report"
+// No report at all (vitest crashed) is one failure.
+console.log(r.numTotalTests === undefined ? "0 1" : `${r.numPassedTests ?? 0} ${failed}`);
+' "$work/$tier.json")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  lines+=("$(printf 'vitest %-12s %5s passed %4s failed  %4ss' "$tier" "$p" "$f" $((SECONDS - start)))")
+done
+printf '%s\n' "${lines[@]}"
+echo "$passed $failed" >"$out"
 exit $rc
