@@ -2,7 +2,8 @@
  * Ctrl-C lets the bot finish its task before the pod stops; a second Ctrl-C
  * kills every process of the pod at once, the task's included.
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { getJson, pidsMentioning, postJson, type RunningDemo, startDemo, waitFor } from "./harness.js";
 
@@ -37,8 +38,10 @@ describe("a second signal", () => {
 
     d.child.kill("SIGINT");
     await waitFor("the demo to start stopping", () => d.output().includes("stopping the pod"));
-    await new Promise((r) => setTimeout(r, 1000));
-    // The bot is still finishing its two-minute task.
+    // The supervisor has asked the bot to stop; the bot is still finishing its two-minute task.
+    await waitFor("the supervisor stopping the bot", () =>
+      readFileSync(join(d.workDir, "logs", "supervisor.log"), "utf8").includes('"msg":"stopping the bot"'),
+    );
     expect(pidsMentioning(d.workDir).length).toBeGreaterThan(0);
     const hurriedAt = Date.now();
     d.child.kill("SIGINT");
