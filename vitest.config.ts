@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { configDefaults, defineConfig } from "vitest/config";
 
 // Test tiers (docs/development.md#test-tiers); a file's name or folder says its tier:
@@ -25,6 +26,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most test time is spent waiting on child processes and sockets: at least two files
+    // run side by side even on two cores (vitest's default would be one there).
+    maxWorkers: Math.max(2, availableParallelism()),
     reporters: ["default"],
     projects: [
       {
