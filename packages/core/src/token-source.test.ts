@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthError, ConfigError, UpstreamError } from "./errors.js";
 import { createLogger } from "./logger.js";
@@ -112,8 +113,8 @@ describe("TokenSource", () => {
     const { s, metrics } = source(writeConfig(url));
     await s.start();
     expect((await s.current())?.token).toBe("tok-1");
-    await new Promise((r) => setTimeout(r, 1600));
-    expect(n).toBeGreaterThanOrEqual(2);
+    // Within the first token's 2 s lifetime, and without asking: the refresh ran in the background.
+    await waitFor("a background refresh", () => n >= 2, 1900);
     expect((await s.current())?.token).not.toBe("tok-1");
     expect((await counts(metrics)).success).toBeGreaterThanOrEqual(2);
   });
@@ -129,13 +130,11 @@ describe("TokenSource", () => {
     await s.start();
     await expect(s.current()).rejects.toThrow(UpstreamError);
     await expect(s.current()).rejects.toThrow(/not JSON/);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(hits).toBeGreaterThanOrEqual(3); // background retries happened
+    await waitFor("background retries", () => hits >= 3, 5000);
     const failuresBefore = (await counts(metrics)).failure;
     expect(failuresBefore).toBeGreaterThanOrEqual(2);
     mode = "ok";
-    await new Promise((r) => setTimeout(r, 400));
-    expect((await s.current())?.token).toBe("good");
+    await waitFor("the token after the endpoint recovered", async () => (await s.current())?.token === "good", 5000);
     expect((await counts(metrics)).success).toBeGreaterThanOrEqual(1);
   });
 

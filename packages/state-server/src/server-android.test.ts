@@ -1,3 +1,4 @@
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { AndroidDriver, FAKE_ADB_PATH, FakeAdbScenario, livingProcessesInGroup } from "@rpi-swarming/devices";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scratchDir, testConfig, testLogger } from "./__fixtures__/helpers.js";
@@ -88,9 +89,13 @@ describe("state server with the android driver and a fake adb", () => {
     expect(String(state.quarantined)).toMatch(/8A2Y0B3C/);
     const pids = adb.hangPids();
     expect(pids.length).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 100));
     // The runner starts each adb in its own process group led by the adb process.
-    for (const leader of pids.filter((_, i) => i % 2 === 0)) expect(livingProcessesInGroup(leader)).toEqual([]);
+    const leaders = pids.filter((_, i) => i % 2 === 0);
+    await waitFor(
+      "the hung adb groups killed",
+      () => leaders.every((l) => livingProcessesInGroup(l).length === 0),
+      5000,
+    );
     // The ladder's first step ran after the failed probe (no task was running).
     expect(adb.calls().some((c) => c.includes("reconnect"))).toBe(true);
   });
@@ -140,8 +145,7 @@ describe("state server with the android driver and a fake adb", () => {
     await hook("/on_before_task", { task_id: "t-1" });
     expect(await hook("/on_after_task")).toEqual({ ok: true, reboot: true });
     expect(String((await hook("/get_state")).maintenance)).toMatch(/^Rebooting android device 8A2Y0B3C after a task/);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(adb.calls().some((c) => /-s 8A2Y0B3C reboot/.test(c))).toBe(true);
+    await waitFor("adb reboot", () => adb.calls().some((c) => /-s 8A2Y0B3C reboot/.test(c)), 5000);
     for (let i = 0; i < 5 && (await hook("/get_state")).maintenance !== undefined; i++)
       await server?.monitor.probeNow();
     const after = await hook("/get_state");

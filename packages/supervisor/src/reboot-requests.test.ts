@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RebootRequest, RebootRequestWatcher } from "./reboot-requests.js";
 
@@ -46,7 +47,7 @@ describe("RebootRequestWatcher", () => {
     await w.start();
     try {
       appendFileSync(file, '{"time": 1, "args": "a", "pid": 2}\n');
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor("the request", () => seen.length > 0, 5000);
       expect(seen).toHaveLength(1);
     } finally {
       w.stop();
