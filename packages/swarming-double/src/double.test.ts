@@ -111,7 +111,7 @@ describe("swarming double bot API", () => {
       dimensions: { id: ["bot-a"], pool: ["p"], "bad key": ["x"] },
     });
     expect(await r.json()).toMatchObject({ cmd: "sleep", quarantined: true });
-    expect(double.bot("bot-a")?.serverQuarantine).toMatch(/dimension key "bad key" is invalid/);
+    expect(double.bot("bot-a")?.serverQuarantine).toMatch(/dimension key "bad key" must match/);
   });
 
   it("records events and task errors, and says must_stop after cancelTask", async () => {
