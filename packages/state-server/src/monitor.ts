@@ -195,7 +195,7 @@ export class DeviceMonitor {
       if (this.stopped) return;
       if (after === "unsupported") continue;
       const outcome = after === "failed" ? "failed" : after !== "started" && after.device ? "cured" : "done";
-      this.ladder = ladderAfterStep(decision.ladder, step, outcome, this.opts, this.now());
+      this.ladder = ladderAfterStep(decision.ladder, step, outcome, this.opts, this.now(), this.ladder);
       if (after !== "failed" && after !== "started") result = after;
       break;
     }

@@ -244,6 +244,19 @@ describe("ladderAfterStep", () => {
     it(`${step} ${outcome}`, () => {
       expect(ladderAfterStep(ladder(["reconnect"]), step, outcome, settings, NOW)).toEqual(expected);
     });
+
+  const requested = rebooting("requested", 3);
+  const meanwhile: [RecoveryAction, StepOutcome, LadderState][] = [
+    ["reconnect", "cured", ladder([], requested)],
+    ["reconnect", "done", ladder(["reconnect"], requested)],
+    ["reconnect", "failed", ladder(["reconnect"], requested)],
+    ["reboot", "done", ladder(["reconnect"], { cause: "recovery", startedAt: NOW, timeoutSeconds: 120 })],
+  ];
+  for (const [step, outcome, expected] of meanwhile)
+    it(`${step} ${outcome}, while a reboot was asked for during the step`, () => {
+      const current = ladder(["reconnect"], requested);
+      expect(ladderAfterStep(ladder(["reconnect"]), step, outcome, settings, NOW, current)).toEqual(expected);
+    });
 });
 
 describe("rebootAfterTask", () => {

@@ -160,22 +160,32 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
 /** How a step the driver accepted went: it threw (failed), or was done and the device answers (cured) or not (done). */
 export type StepOutcome = "failed" | "done" | "cured";
 
-/** The ladder after a step: a cure leaves the ladder; a done step that ends in a wait starts the reboot watch. */
+/**
+ * The ladder after a step: a cure leaves the ladder; a done step that ends in
+ * a wait starts the reboot watch. `current` is the ladder as it is now: a
+ * reboot someone started while the step ran (POST /reboot_device) stays
+ * watched whatever the step did.
+ */
 export function ladderAfterStep(
-  ladder: LadderState,
+  decided: LadderState,
   step: RecoveryAction,
   outcome: StepOutcome,
   settings: RecoverySettings,
   now: number,
+  current: LadderState = decided,
 ): LadderState {
-  if (outcome === "cured") return IDLE_LADDER;
-  if (outcome === "done" && recoveryRung(step).afterwards === "await_return")
-    return {
-      ...ladder,
+  let next = decided;
+  if (outcome === "cured") next = IDLE_LADDER;
+  else if (outcome === "done" && recoveryRung(step).afterwards === "await_return")
+    next = {
+      ...decided,
       reboot: { cause: "recovery", startedAt: now, timeoutSeconds: settings.rebootTimeoutSeconds },
       rebootTimeoutReported: false,
     };
-  return ladder;
+  const meanwhile = current.reboot && !sameReboot(current.reboot, decided.reboot) ? current : undefined;
+  if (meanwhile && !next.reboot)
+    return { ...next, reboot: meanwhile.reboot, rebootTimeoutReported: meanwhile.rebootTimeoutReported };
+  return next;
 }
 
 /** on_after_task: whether to reboot the device now. */
