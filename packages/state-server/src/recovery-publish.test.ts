@@ -1,3 +1,4 @@
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { AndroidDriver, FAKE_ADB_PATH, FakeAdbScenario, type RecoveryAction } from "@rpi-swarming/devices";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { failing, healthy, ScriptedDriver, scratchDir, testConfig, testLogger } from "./__fixtures__/helpers.js";
@@ -105,10 +106,7 @@ describe("a failed probe during recovery", () => {
       adb.set("hang", "reconnect");
       const cycle = server.monitor.probeNow();
       // Wait on the condition, not on a time: the reconnect is running (and hangs for 2 s).
-      const until = Date.now() + 10_000;
-      while (!adb.calls().some((c) => c.includes("reconnect")) && Date.now() < until)
-        await new Promise((r) => setTimeout(r, 10));
-      expect(adb.calls().some((c) => c.includes("reconnect"))).toBe(true);
+      await waitFor("adb reconnect to run", () => adb.calls().some((c) => c.includes("reconnect")), 10_000);
       const during = await getState();
       expect(String(during.quarantined)).toMatch(/No Android device is attached/);
       expect(await settled(cycle)).toBe(false);

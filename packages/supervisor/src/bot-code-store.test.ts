@@ -12,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { botCodeDigest, createLogger, createMetricsRegistry, TokenSource } from "@rpi-swarming/core";
-import { makeZip } from "@rpi-swarming/core/test-support";
+import { makeZip, waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BotCodeFetcher } from "./bot-code.js";
 import { BotCodeStore } from "./bot-code-store.js";
@@ -81,7 +81,7 @@ step();`,
     ]);
     const exited = new Promise((r) => writer.once("exit", r));
     // Check while the copy is under way.
-    while (statSync(store.botZip).size <= 1000) await new Promise((r) => setTimeout(r, 10));
+    await waitFor("the copy under way", () => statSync(store.botZip).size > 1000, { intervalMs: 10 });
     expect(await store.check(store.botZip)).toEqual({ state: "ok", digest: v2.digest });
     await exited;
     expect(readFileSync(store.botZip).equals(bytes)).toBe(true);

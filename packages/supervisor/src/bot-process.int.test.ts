@@ -83,8 +83,7 @@ sys.exit(3)
 `);
     const exit = await b.exited;
     expect(exit).toEqual({ code: 3, signal: null, swept: [] });
-    await new Promise((r) => setTimeout(r, 50));
-    const stdout = records.find((r) => r.stream === "stdout");
+    const stdout = await waitFor("the bot's stdout line", () => records.find((r) => r.stream === "stdout"));
     const info = JSON.parse(String(stdout?.msg)) as Record<string, unknown>;
     expect(info).toEqual({
       argv: ["start_bot"],

@@ -9,6 +9,7 @@ import { Writable } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { botCodeDigest, commonSettings, createLogger, loadConfig } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, expect, it } from "vitest";
 import { supervisorSettings } from "./settings.js";
 import { Supervisor } from "./supervisor.js";
@@ -100,7 +101,7 @@ it("a supervisor doing 1,000 update checks (each a new version) keeps a constant
     const inPlace = async () =>
       sup.metricsUrl !== null &&
       (await (await fetch(`${sup.metricsUrl}/metrics`)).text()).includes("rpi_swarming_bot_code_info{");
-    for (let i = 0; i < 400 && !(await inPlace()); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor("the bootstrap's code in place", inPlace);
     expect(zipGets).toBe(1);
     const listeners: number[] = [];
     const heap: number[] = [];

@@ -1,5 +1,6 @@
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { BOT, hookNames, PROJECT_HOOK_SCRIPT, polls, StandInTest } from "./__fixtures__/standin-setup.js";
 
@@ -179,11 +180,10 @@ describe("stand-in bot session", () => {
     await double.waitFor((d) => polls(d, 1));
     double.enqueue({ cmd: "host_reboot", message: "weekly reboot" });
     await double.waitFor((d) => d.bot(BOT)?.events.find((e) => e.event === "bot_rebooting"));
-    let sudo = "";
-    for (let i = 0; i < 200 && sudo.split("\n").length < 3; i++) {
-      sudo = await readFile(log, "utf8").catch(() => "");
-      if (sudo.split("\n").length < 3) await new Promise((r) => setTimeout(r, 50));
-    }
+    const sudo = await waitFor("both sudo calls", async () => {
+      const text = await readFile(log, "utf8");
+      return text.split("\n").length >= 3 && text;
+    });
     expect(sudo).toBe("-n /sbin/shutdown -r now\n-n /sbin/reboot -f\n");
     expect(double.bot(BOT)?.events.map((e) => e.event)).toEqual(["bot_rebooting"]);
     expect((await hookNames(harness)).at(-1)).toBe("on_bot_shutdown");

@@ -67,10 +67,7 @@ describe("stand-in bot tasks", () => {
     const pollsAtSignal = double.bot(BOT)?.polls ?? 0;
     process.kill(-botPid, "SIGTERM");
     const botLog = join(harness.dir, "logs", "swarming_bot.log");
-    for (let i = 0; i < 400 && !(await readFile(botLog, "utf8")).includes("got signal 15"); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(await readFile(botLog, "utf8")).toContain("got signal 15");
+    await waitFor("the bot to log the signal", async () => (await readFile(botLog, "utf8")).includes("got signal 15"));
     expect(await procInfo(seen.pid)).toBeDefined();
     expect(double.tasks().find((x) => x.id === "layout")?.status).toBe("running");
     expect(bot.proc.exitCode).toBeNull();

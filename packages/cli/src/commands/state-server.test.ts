@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { spawnCli } from "../__fixtures__/spawn-cli.js";
 
@@ -59,7 +60,7 @@ describe("rpi-swarming state-server", () => {
         messages.push(rec.msg);
       });
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      while (!records.some((r) => r.hookUrl)) await new Promise((r) => setTimeout(r, 20));
+      await waitFor("the hook URL in the log", () => records.some((r) => r.hookUrl));
       const { hookUrl, metricsUrl } = records.find((r) => r.hookUrl) ?? {};
       const status = (await (await fetch(`${hookUrl}/status`)).json()) as Record<string, unknown>;
       expect(status).toMatchObject({ bot_id: "cli-bot", device_kind: "simulated", simulated: true });
@@ -97,7 +98,7 @@ describe("rpi-swarming state-server", () => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
       records.push(JSON.parse(line) as { hookUrl?: string });
     });
-    while (!records.some((r) => r.hookUrl)) await new Promise((r) => setTimeout(r, 20));
+    await waitFor("the hook URL in the log", () => records.some((r) => r.hookUrl));
     const { hookUrl, metricsUrl } = records.find((r) => r.hookUrl) ?? {};
     // Node's own http client: the test process has fetch, but these requests must not depend on it.
     const dims = await httpJson("POST", `${hookUrl}/get_dimensions`, '{"pool":["lab"]}');

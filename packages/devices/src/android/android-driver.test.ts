@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger, NotFoundError, UpstreamError } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEVICE_FIXTURES_DIR, FAKE_ADB_PATH, FakeAdbScenario } from "../exec/fake-tools.js";
 import { livingProcessesInGroup } from "../exec/process-groups.js";
@@ -214,7 +215,7 @@ describe("AndroidDriver with the fake adb", () => {
     const { fake, driver } = setup({ commandTimeoutSeconds: 60 });
     fake.devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]).set("hang", "shell");
     const pending = driver.probe();
-    for (let i = 0; i < 50 && fake.hangPids().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor("adb shell to hang", () => fake.hangPids().length > 0, 5000);
     await driver.close();
     const result = await pending;
     expect(result.problem?.code).toBe("probe_failed");
