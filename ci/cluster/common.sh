@@ -17,7 +17,7 @@ cluster_pids=$cluster_run/pids
 cluster_logs=$cluster_run/logs
 
 cluster_node=${RPI_SWARMING_CLUSTER_NODE:-rpi-ci-node-1}
-# The node address lives on a dummy interface of our own; pods get a bridge
+# The node address lives on a port-less bridge of our own; pods get a bridge
 # and a /24 of our own; Service IPs come from a third private range.
 cluster_node_if=rpisw-node
 cluster_node_ip=172.30.99.1

@@ -63,7 +63,7 @@ fi
 # containerd shims of our containerd (they carry its socket on their command line).
 for p in /proc/[0-9]*; do
   pid=${p#/proc/}
-  if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $cluster_containerd_sock"; then
+  if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "-address $cluster_containerd_sock"; then
     kill -KILL "$pid" 2>/dev/null
   fi
 done

@@ -2,8 +2,8 @@
 # Starts the single-node test cluster and waits until its node is Ready:
 # etcd, kube-apiserver (127.0.0.1:6443), controller-manager, scheduler,
 # containerd (Debian's), kubelet, kube-proxy and CoreDNS, with a CNI bridge.
-# Everything stays on this machine: the node address sits on a dummy
-# interface of our own, pods get a bridge and a /24 of our own, and an
+# Everything stays on this machine: the node address sits on a port-less
+# bridge of our own, pods get a bridge and a /24 of our own, and an
 # iptables chain of ours drops any pod traffic forwarded off that /24.
 # Builds the binaries first (cached: ci/cluster/build.sh). On any failure it
 # tears down what it started (ci/cluster/down.sh).
@@ -62,7 +62,8 @@ wait_for() {
 alive() { pid_alive "$1" || { clog "$1 exited: $(tail -n 5 "$cluster_logs/$1.log")"; return 1; }; }
 
 # --- network: node address, pod traffic kept local ------------------------------
-ip link add "$cluster_node_if" type dummy
+# A bridge without ports: a dummy interface (no dummy module on these VMs).
+ip link add "$cluster_node_if" type bridge
 ip addr add "$cluster_node_ip/32" dev "$cluster_node_if"
 ip link set "$cluster_node_if" up
 cat /proc/sys/net/ipv4/ip_forward >"$cluster_run/ip_forward.before"
@@ -186,6 +187,8 @@ state = "$cluster_run/containerd"
   # These VMs lack CAP_SYS_RESOURCE: without this every sandbox fails in runc.
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
+  # Pod network namespaces under our state directory (not /run/netns), so teardown finds them.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -217,6 +220,11 @@ rm -rf "$pause_dir"
 for h in /sys/fs/cgroup/*/; do
   [[ -f $h/tasks || -f $h/cgroup.procs ]] && mkdir -p "$h$cluster_cgroup"
 done
+# A new v1 cpuset cgroup has no CPUs or memory nodes: give it its parent's.
+if [[ -f /sys/fs/cgroup/cpuset/cpuset.cpus ]]; then
+  cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$cluster_cgroup/cpuset.cpus"
+  cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$cluster_cgroup/cpuset.mems"
+fi
 : >"$cluster_var/resolv.conf"
 cat >"$cluster_var/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1

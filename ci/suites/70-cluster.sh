@@ -53,13 +53,13 @@ double_url=http://$cluster_node_ip:$double_port
 bot_id=ci-$cluster_node
 helm_values=(-f chart/values-android.yaml -f ci/cluster/values-ci.yaml --set "swarming.server=$double_url")
 tmp=$(mktemp -d)
-double_pid="" prom_pid=""
+double_pid="" prom_pid="" discover_pid=""
 export KUBECONFIG=$cluster_kubeconfig
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local p
-  for p in "$prom_pid" "$double_pid"; do
+  for p in "$prom_pid" "$discover_pid" "$double_pid"; do
     [[ -n $p ]] && kill -TERM "$p" 2>/dev/null && { timeout 10 tail --pid="$p" -f /dev/null || kill -KILL "$p" 2>/dev/null; }
   done
   if [[ "${RPI_SWARMING_CLUSTER_KEEP:-}" == "1" ]]; then
@@ -209,20 +209,24 @@ else
   fail "helm test $release passes" "$o$(k logs "$release-rpi-swarming-test" 2>&1 | tail -n 20)"
 fi
 
-# --- Prometheus: pod discovery against this API server --------------------------------
+# --- Prometheus: pods discovered from this API server --------------------------------
 prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export CLUSTER_RELEASE=$release CLUSTER_NAMESPACE=$namespace CLUSTER_NODE=$cluster_node \
   CLUSTER_VALUES=chart/values-android.yaml,ci/cluster/values-ci.yaml CLUSTER_SET="swarming.server=$double_url" \
   CLUSTER_API_SERVER=$cluster_apiserver CLUSTER_CA=$cluster_var/pki/ca.crt \
   CLUSTER_CERT=$cluster_var/pki/admin.crt CLUSTER_KEY=$cluster_var/pki/admin.key
 prom_ts() { node --conditions=source --import tsx test/cluster/prometheus.ts "$@"; }
-if o=$(prom_ts config "$tmp/prometheus.yml" 2>&1) && o+=$(promtool check config "$tmp/prometheus.yml" 2>&1); then
+# Debian's Prometheus 2.42 is built without kubernetes_sd_configs: prometheus.ts discover lists
+# the pods from this API server and writes the labels Kubernetes pod discovery gives them.
+prom_ts discover "$tmp/pods-sd.json" 2>"$tmp/discover.log" &
+discover_pid=$!
+if o=$(prom_ts config "$tmp/prometheus.yml" "$tmp/pods-sd.json" 2>&1) && o+=$(promtool check config "$tmp/prometheus.yml" 2>&1); then
   prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
   prom_pid=$!
   wait_until 30 curl -fsS "http://127.0.0.1:$prom_port/-/ready" || fail "prometheus starts" "$(tail -n 20 "$tmp/prometheus.log")"
 else
-  fail "Prometheus config from the rendered PodMonitor with kubernetes_sd_configs" "$o"
+  fail "Prometheus config from the rendered PodMonitor (pod discovery from the API server)" "$o"
 fi
 
 # --- scheduling by node labels -----------------------------------------------------------
@@ -372,7 +376,7 @@ fi
 # --- Prometheus checks (after the faults and upgrades, so their series exist) ---------------------
 if [[ -n $prom_pid ]]; then
   if wait_until 60 prom_ts check "http://127.0.0.1:$prom_port"; then
-    pass "Prometheus (kubernetes_sd_configs, PodMonitor relabelling) scrapes both containers; every dashboard metric has series"
+    pass "Prometheus (pods discovered from the API server, PodMonitor relabelling) scrapes both containers; every dashboard metric has series"
   else
     fail "Prometheus scrapes both containers and has every dashboard metric" "$(prom_ts check "http://127.0.0.1:$prom_port" 2>&1 | tail -n 30)"
   fi
