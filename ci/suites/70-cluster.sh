@@ -278,6 +278,19 @@ else
   fail "battery recovered: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
 fi
 
+# An offline phone: quarantined (the state server's recovery ladder runs), then back.
+quarantined() { bot_json | pyjson 'd.get("quarantined")'; }
+if o=$(control '{"offline": true}') && wait_until 90 quarantined; then
+  pass "offline phone: the double sees the bot quarantined ($(bot_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["quarantined"])'))"
+else
+  fail "offline phone: the double sees the bot quarantined" "$o $(bot_json 2>&1 | head -c 1500)"
+fi
+if o=$(control '{"offline": false}') && wait_until 90 available; then
+  pass "phone back online: the bot is available again"
+else
+  fail "phone back online: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
+fi
+
 # --- upgrades that must not cut a running task -----------------------------------------------
 # task_status ID: status/exit code of the task in the double.
 task_field() { dget /_double/tasks | python3 -c '
