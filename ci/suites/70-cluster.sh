@@ -12,7 +12,8 @@
 # any exit. Writes "<passed> <failed>" to $1; runnable alone (as root):
 #   bash ci/suites/70-cluster.sh /tmp/counts
 # Env: RPI_SWARMING_SKIP_CLUSTER=1  skip the whole suite (it says so);
-#      RPI_SWARMING_CLUSTER_KEEP=1  leave the cluster running at the end (stop: bash ci/cluster/down.sh).
+#      RPI_SWARMING_CLUSTER_KEEP=1  leave the cluster running at the end (stop: bash ci/cluster/down.sh);
+#      RPI_SWARMING_CLUSTER_SET=k=v[,k=v]  extra chart values for the release.
 # shellcheck disable=SC2016 # node -e scripts run inside the pod
 # shellcheck disable=SC2317 # helpers called through wait_until
 set -uo pipefail
@@ -52,6 +53,9 @@ double_port=18080
 double_url=http://$cluster_node_ip:$double_port
 bot_id=ci-$cluster_node
 helm_values=(-f chart/values-android.yaml -f ci/cluster/values-ci.yaml --set "swarming.server=$double_url")
+# RPI_SWARMING_CLUSTER_SET=k=v[,k=v]: extra chart values, e.g. supervisor.shutdownGraceSeconds=5
+# (a grace period shorter than the task) to see the no-cut checks fail.
+[[ -n ${RPI_SWARMING_CLUSTER_SET:-} ]] && helm_values+=(--set "$RPI_SWARMING_CLUSTER_SET")
 tmp=$(mktemp -d)
 double_pid="" prom_pid="" discover_pid=""
 export KUBECONFIG=$cluster_kubeconfig
@@ -212,7 +216,8 @@ fi
 # --- Prometheus: pods discovered from this API server --------------------------------
 prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export CLUSTER_RELEASE=$release CLUSTER_NAMESPACE=$namespace CLUSTER_NODE=$cluster_node \
-  CLUSTER_VALUES=chart/values-android.yaml,ci/cluster/values-ci.yaml CLUSTER_SET="swarming.server=$double_url" \
+  CLUSTER_VALUES=chart/values-android.yaml,ci/cluster/values-ci.yaml \
+  CLUSTER_SET="swarming.server=$double_url${RPI_SWARMING_CLUSTER_SET:+,$RPI_SWARMING_CLUSTER_SET}" \
   CLUSTER_API_SERVER=$cluster_apiserver CLUSTER_CA=$cluster_var/pki/ca.crt \
   CLUSTER_CERT=$cluster_var/pki/admin.crt CLUSTER_KEY=$cluster_var/pki/admin.key
 prom_ts() { node --conditions=source --import tsx test/cluster/prometheus.ts "$@"; }
@@ -278,17 +283,33 @@ else
   fail "battery recovered: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
 fi
 
-# An offline phone: quarantined (the state server's recovery ladder runs), then back.
-quarantined() { bot_json | pyjson 'd.get("quarantined")'; }
-if o=$(control '{"offline": true}') && wait_until 90 quarantined; then
-  pass "offline phone: the double sees the bot quarantined ($(bot_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["quarantined"])'))"
+# An offline phone: the state server's recovery ladder reconnects it (counted in its metrics).
+recoveries() {
+  k exec "$pod" -c state-server -- node -e '
+fetch("http://127.0.0.1:20001/metrics").then((r) => r.text()).then((t) => {
+  const n = t.split("\n").filter((l) => l.startsWith("rpi_swarming_recovery_actions_total{")).reduce((a, l) => a + Number(l.split(" ").pop()), 0);
+  console.log(n);
+})' 2>/dev/null
+}
+recovered() { (($(recoveries) > 0)); }
+if o=$(control '{"offline": true}') && wait_until 90 recovered; then
+  pass "offline phone: the state server's recovery ladder acts ($(recoveries) recovery action(s) counted)"
 else
-  fail "offline phone: the double sees the bot quarantined" "$o $(bot_json 2>&1 | head -c 1500)"
+  fail "offline phone: the state server's recovery ladder acts" "$o $(k logs "$pod" -c state-server --tail 10 2>&1)"
 fi
-if o=$(control '{"offline": false}') && wait_until 90 available; then
-  pass "phone back online: the bot is available again"
+control '{"offline": false}' >/dev/null
+wait_until 90 available || true
+# An unplugged phone: quarantined, then back.
+quarantined() { bot_json | pyjson 'd.get("quarantined")'; }
+if o=$(control '{"unplugged": true}') && wait_until 90 quarantined; then
+  pass "unplugged phone: the double sees the bot quarantined ($(bot_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["quarantined"])'))"
 else
-  fail "phone back online: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
+  fail "unplugged phone: the double sees the bot quarantined" "$o $(bot_json 2>&1 | head -c 1500)"
+fi
+if o=$(control '{"unplugged": false}') && wait_until 90 available; then
+  pass "phone plugged in again: the bot is available again"
+else
+  fail "phone plugged in again: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
 fi
 
 # --- upgrades that must not cut a running task -----------------------------------------------
