@@ -23,6 +23,8 @@ if [[ "${1:-}" != "--no-images" ]]; then
 fi
 if ((!no_cluster)); then
   apt_packages+=(containerd runc containernetworking-plugins iptables conntrack socat openssl)
+  # The sandbox image, and the project image when the image suite is skipped (ci/images/build-local.sh).
+  apt_packages+=(podman debootstrap binfmt-support uidmap fuse-overlayfs)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do
