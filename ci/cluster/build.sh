@@ -90,7 +90,7 @@ GOBIN=$bin go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$CO
 
 # --- the sandbox program (this project's own, ci/cluster/pause/main.go).
 log "go build pause"
-(cd "$here/pause" && GOFLAGS= go build -trimpath -ldflags "-s -w" -o "$bin/pause" .)
+(cd "$here/pause" && GOFLAGS='' go build -trimpath -ldflags "-s -w" -o "$bin/pause" .)
 
 echo "$stamp" >"$bin/.stamp"
 log "built in $((SECONDS - start)) s: $(du -sh "$bin" | cut -f1)"

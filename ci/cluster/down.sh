@@ -17,7 +17,8 @@ stop_pid() {
   local f=$cluster_pids/$1.pid pid i
   [[ -f $f ]] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null && grep -qa "$cluster_bin\|containerd" "/proc/$pid/cmdline" 2>/dev/null; then
+  # (pid reuse: only a process whose command line names our state directory)
+  if kill -0 "$pid" 2>/dev/null && grep -qa "rpi-swarming-cluster" "/proc/$pid/cmdline" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null
     for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null

@@ -407,6 +407,39 @@ else
   fail "kubelet /metrics/resource reports both containers" "$mem"
 fi
 
+# --- the linux/arm/v7 image as the pod, under QEMU user emulation ---------------------------
+# The image suite builds it (localhost/rpi-swarming:ci-armv7); without it this part says so.
+arm_image=localhost/rpi-swarming:ci-armv7
+if podman image exists "$arm_image"; then
+  t=$(now)
+  # shellcheck source=ci/images/common.sh
+  if o=$(source ci/images/common.sh && images_register_qemu 2>&1 &&
+    podman save -q --format docker-archive -o "$tmp/arm.tar" "$arm_image" 2>&1 &&
+    cctr images import --platform linux/arm/v7 "$tmp/arm.tar" 2>&1); then
+    pass "arm/v7: image imported ($(since "$t") s; qemu-arm registered in binfmt_misc)"
+    rm -f "$tmp/arm.tar"
+    t=$(now)
+    helm_ upgrade "$release" chart "${helm_values[@]}" --set updateStrategy.type=RollingUpdate --set image.tag=ci-armv7 --timeout 3m >/dev/null 2>&1
+    if wait_until 300 one_ready_pod "$pod"; then
+      arm_ready_s=$(since "$t")
+      pod=$(pod_name)
+      o="$(k exec "$pod" -c supervisor -- uname -m 2>&1) $(k exec "$pod" -c state-server -- uname -m 2>&1)"
+      if [[ $o == "armv7l armv7l" ]]; then
+        pass "arm/v7: the armv7 image runs as the pod on this x86_64 node (uname -m armv7l in both containers), Ready $arm_ready_s s after helm upgrade"
+      else
+        fail "arm/v7: uname -m is armv7l in both containers" "$o"
+      fi
+      if wait_until 120 bot_polled_after "$(date +%s)"; then pass "arm/v7: the bot polls the double"; else fail "arm/v7: the bot polls the double" "$(bot_json | head -c 1000)"; fi
+    else
+      fail "arm/v7: the armv7 pod is Ready within 300 s" "$(diag)"
+    fi
+  else
+    fail "arm/v7: image import" "$o"
+  fi
+else
+  echo "arm/v7: SKIPPED: $arm_image is absent (the image suite, 60-images, builds it)"
+fi
+
 # --- Prometheus checks (after the faults and upgrades, so their series exist) ---------------------
 if [[ -n $prom_pid ]]; then
   if wait_until 60 prom_ts check "http://127.0.0.1:$prom_port"; then
@@ -433,6 +466,7 @@ fi
   echo "install_to_ready_s ${install_s:-}"
   echo "rollout_idle_s ${rollout_idle_s:-}"
   echo "rollout_with_task_s ${rollout_task_s:-}"
+  echo "arm_rollout_to_ready_s ${arm_ready_s:-}"
   echo "pod_memory $mem"
 } | tee "$cluster_cache/last-figures" | sed 's/^/figure: /'
 finish
