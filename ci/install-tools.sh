@@ -17,7 +17,7 @@ no_cluster=0
 for arg in "$@"; do [[ $arg == --no-cluster ]] && no_cluster=1; done
 
 # --- Debian packages -------------------------------------------------------
-apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip)
+apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip iproute2)
 if [[ "${1:-}" != "--no-images" ]]; then
   apt_packages+=(buildah podman runc qemu-user-static binfmt-support debootstrap uidmap fuse-overlayfs shellcheck)
 fi
@@ -75,6 +75,8 @@ go_tool helm v3.22.0 helm.sh/helm/v3/cmd/helm@v3.22.0 -ldflags "-X helm.sh/helm/
 go_tool helm4 v4.3.1 helm.sh/helm/v4/cmd/helm@v4.3.1
 go_tool helm-unittest v1.0.1 github.com/helm-unittest/helm-unittest/cmd/helm-unittest@v1.0.1
 go_tool kubeconform v0.7.0 github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0
+# kube-score checks every rendered mode of the chart (kube-linter is not served by the proxy).
+go_tool kube-score v1.20.0 github.com/zegl/kube-score/cmd/kube-score@v1.20.0
 
 # --- the test cluster's binaries (cached under .cache/cluster; ~1,000 CPU-seconds cold) -
 if ((!no_cluster)); then

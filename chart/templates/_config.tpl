@@ -1,6 +1,8 @@
 {{/*
 Config files of the two processes for one device type (dict "root" $ "dt" DEVICE-TYPE-VALUES).
-Keys are the programs' setting keys; `settings` maps pass further settings through as-is.
+Keys are the programs' setting keys: the chart's values named after a setting
+(listed in the generated _settings.tpl) are copied as they are, null ones left out
+so that the program's default applies; `settings` maps pass further settings through as-is.
 */}}
 {{- define "rpi-swarming.stateServerConfig" -}}
 {{- $dt := .dt -}}
@@ -12,25 +14,14 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
 {{- $c := dict
   "logLevel" $dt.logLevel
   "device" $dt.device
-  "adbPath" $s.adbPath
-  "probeIntervalSeconds" $s.probeIntervalSeconds
-  "commandTimeoutSeconds" $s.commandTimeoutSeconds
   "hookHost" "127.0.0.1"
-  "hookPort" $s.hookPort
   "metricsHost" "0.0.0.0"
-  "metricsPort" $s.metricsPort
   "staticDimensions" $dims
   "staticState" (default dict $dt.state)
-  "batteryMinRatio" $s.batteryMinRatio
-  "batteryHysteresisRatio" $s.batteryHysteresisRatio
-  "maxTemperatureCelsius" $s.maxTemperatureCelsius
-  "temperatureHysteresisCelsius" $s.temperatureHysteresisCelsius
-  "rebootTimeoutSeconds" $s.rebootTimeoutSeconds
   "maintenanceDir" (include "rpi-swarming.maintenanceDir" .)
+  "sharedDir" "/b/shared"
 -}}
-{{- if not (kindIs "invalid" $s.serial) -}}{{- $_ := set $c "serial" (toString $s.serial) -}}{{- end -}}
-{{- with $s.temperatureSensors -}}{{- $_ := set $c "temperatureSensors" . -}}{{- end -}}
-{{- if not (kindIs "invalid" $s.rebootAfterTask) -}}{{- $_ := set $c "rebootAfterTask" $s.rebootAfterTask -}}{{- end -}}
+{{- include "rpi-swarming.copySettings" (dict "c" $c "s" $s "keys" (include "rpi-swarming.stateServerSettingKeys" .)) -}}
 {{- if include "rpi-swarming.hasTokenConfig" $dt -}}
 {{- $_ := set $c "tokenConfig" (printf "%s/%s" (include "rpi-swarming.tokenDir" .) (include "rpi-swarming.tokenFile" .)) -}}
 {{- end -}}
@@ -50,15 +41,12 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
   "logLevel" $dt.logLevel
   "swarmingServer" $dt.swarming.server
   "botDir" "/b/s"
+  "botCodeDir" "/b/bot-code"
   "sharedDir" "/b/shared"
-  "python" $s.python
-  "updateSchedule" $s.updateSchedule
-  "updateJitterSeconds" $s.updateJitterSeconds
   "metricsHost" "0.0.0.0"
-  "metricsPort" $s.metricsPort
   "stateServerUrl" (printf "http://127.0.0.1:%v" $dt.stateServer.hookPort)
-  "shutdownGraceSeconds" $s.shutdownGraceSeconds
 -}}
+{{- include "rpi-swarming.copySettings" (dict "c" $c "s" $s "keys" (include "rpi-swarming.supervisorSettingKeys" .)) -}}
 {{- if include "rpi-swarming.hasTokenConfig" $dt -}}
 {{- $_ := set $c "tokenConfig" (printf "%s/%s" (include "rpi-swarming.tokenDir" .) (include "rpi-swarming.tokenFile" .)) -}}
 {{- end -}}
@@ -69,4 +57,13 @@ Keys are the programs' setting keys; `settings` maps pass further settings throu
 {{- $_ := set $c $k $v -}}
 {{- end -}}
 {{- toYaml $c -}}
+{{- end -}}
+
+
+{{/* Copies the keys (a space-separated list) of .s that are not null into the dict .c. */}}
+{{- define "rpi-swarming.copySettings" -}}
+{{- range $k := splitList " " .keys -}}
+{{- $v := index $.s $k -}}
+{{- if not (kindIs "invalid" $v) -}}{{- $_ := set $.c $k $v -}}{{- end -}}
+{{- end -}}
 {{- end -}}

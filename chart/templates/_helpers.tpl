@@ -92,7 +92,7 @@ which sprig's mergeOverwrite would ignore). Returns YAML.
 
 {{/* The top-level keys a deviceTypes entry may override. */}}
 {{- define "rpi-swarming.overridableKeys" -}}
-image swarming logLevel dimensions state tokenConfig adbKey usbmuxd securityMode usbHostPath podSecurityContext podAnnotations podLabels annotations terminationGracePeriodSeconds priorityClassName hostNetwork dnsPolicy updateStrategy extraVolumes extraEnv extraVolumeMounts extraContainers workVolume scheduling nodeSelector tolerations affinity stateServer supervisor
+image swarming logLevel dimensions state tokenConfig adbKey usbmuxd securityMode usbHostPath sizeLimits podSecurityContext podAnnotations podLabels annotations terminationGracePeriodSeconds priorityClassName hostNetwork dnsPolicy updateStrategy extraVolumes extraEnv extraVolumeMounts extraContainers workVolume scheduling nodeSelector tolerations affinity stateServer supervisor
 {{- end -}}
 
 {{/*
@@ -155,6 +155,8 @@ imagePullSecrets:
 {{- define "rpi-swarming.tokenDir" -}}/etc/swarming_config{{- end -}}
 {{- define "rpi-swarming.tokenFile" -}}oauth2_access_token_config.json{{- end -}}
 {{- define "rpi-swarming.adbKeyDir" -}}/etc/rpi-swarming/adb-keys{{- end -}}
+{{/* HOME of both containers: the image user's home, an emptyDir. */}}
+{{- define "rpi-swarming.homeDir" -}}/var/lib/rpi-swarming{{- end -}}
 
 {{/* True (non-empty) when a device type has a token config to mount. */}}
 {{- define "rpi-swarming.hasTokenConfig" -}}

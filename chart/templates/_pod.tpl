@@ -12,6 +12,9 @@
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+# The image user's home, an emptyDir (the root filesystem may be read-only).
+- name: HOME
+  value: {{ include "rpi-swarming.homeDir" . }}
 # The bot id: the node name, optionally with a prefix or in a template ($(NODE_NAME) expands).
 - name: SWARMING_BOT_ID
   value: {{ default (printf "%s$(NODE_NAME)" .dt.swarming.botIdPrefix) .dt.swarming.botIdTemplate | quote }}

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# pytest tests of the hook script (packages/swarming-hooks/tests). Writes "<passed> <failed>" to $1.
+# pytest tests of the hook script (packages/swarming-hooks/tests) and the stand-in bot (packages/swarming-double/tests). Writes "<passed> <failed>" to $1.
 # The real-state-server tests run the built CLI, so build first when dist/ is missing.
 out=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 [[ -f packages/cli/dist/main.js ]] || npx tsc -b
 report=$(mktemp)
-python3 -m pytest -q -p no:cacheprovider --junitxml="$report" packages/swarming-hooks/tests
+python3 -m pytest -q -p no:cacheprovider --junitxml="$report" packages/swarming-hooks/tests packages/swarming-double/tests
 rc=$?
 if [[ $rc -eq 5 ]]; then
   # Exit 5: no tests were collected. That is a failure of this suite, not a pass.

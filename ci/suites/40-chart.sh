@@ -3,9 +3,14 @@
 # chart/ci/*-values.yaml, strict schema validation of every rendered object
 # (Kubernetes schemas from kubernetes-validate, monitoring CRD schemas written
 # by chart/tests/tools/monitoring-schemas.mjs), helm-unittest suites, values
-# that must fail, promtool check/test of every alert, PromQL of dashboards and
-# rules, dashboard rules, generated files up to date, the rendered config files
-# loaded by the real programs, and the `helm test` script against a stand-in pod.
+# that must fail, kube-score of every rendered mode against an allow-list
+# (chart/tests/kube-score-allow.yaml), promtool check/test of every alert,
+# PromQL of dashboards and rules, dashboard rules (namespace/job filters
+# included), the rendered config files loaded by the real programs, the
+# restricted containers run on a read-only root with only the chart's
+# emptyDirs, and the `helm test` script against a stand-in pod. That the
+# generated files (schema, dashboards, chart README) are current is checked by
+# ci/suites/10-lint.sh (npm run generate -- --check).
 # Writes "<passed> <failed>" to $1. Every check counts once.
 out=${1:-/dev/null}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,7 +59,7 @@ finish() {
   exit $((failed > 0))
 }
 
-for tool in helm helm4 helm-unittest kubeconform promtool node; do
+for tool in helm helm4 helm-unittest kubeconform kube-score promtool node; do
   command -v "$tool" >/dev/null || { echo "FAIL $tool is not installed (run ci/install-tools.sh)"; failed=$((failed + 1)); }
 done
 ((failed == 0)) || finish
@@ -64,7 +69,8 @@ schemas="$work/schemas"
 k8s_source=$(python3 -c "import kubernetes_validate, os; print(os.path.join(os.path.dirname(kubernetes_validate.__file__), 'kubernetes-json-schema', 'v${kube_version}-local-strict'))")
 check "strict Kubernetes ${kube_version} schemas made standalone from kubernetes-validate" \
   node "$tools/k8s-schemas.mjs" "$k8s_source" "$schemas" \
-  configmap-v1.json secret-v1.json service-v1.json serviceaccount-v1.json pod-v1.json daemonset-apps-v1.json
+  configmap-v1.json secret-v1.json service-v1.json serviceaccount-v1.json pod-v1.json daemonset-apps-v1.json \
+  networkpolicy-networking-v1.json
 check "monitoring.coreos.com/v1 schemas written" node "$tools/monitoring-schemas.mjs" "$schemas"
 validate() { kubeconform -strict -summary -kubernetes-version "$kube_version" -schema-location "$schemas/{{.ResourceKind}}{{.KindSuffix}}.json" "$@"; }
 
@@ -94,6 +100,58 @@ sed 's/^  updateStrategy:$/  updateStrategyy:/' "$work/default.helm.yaml" >"$wor
 must_fail "kubeconform rejects an unknown DaemonSet field" "updateStrategyy" validate "$work/bad-daemonset.yaml"
 sed 's/^  jobLabel: /  jobLable: /' "$work/android-ios.helm.yaml" >"$work/bad-podmonitor.yaml"
 must_fail "kubeconform rejects an unknown PodMonitor field" "jobLable" validate "$work/bad-podmonitor.yaml"
+
+sed 's/^  policyTypes:$/  policyTypess:/' "$work/networkpolicy.helm.yaml" >"$work/bad-networkpolicy.yaml"
+must_fail "kubeconform rejects an unknown NetworkPolicy field" "policyTypess" validate "$work/bad-networkpolicy.yaml"
+
+# Tasks can fill a Pi's SD card: every emptyDir of every mode has a size limit.
+every_empty_dir_limited() {
+  node -e '
+    const fs = require("fs"), { parseAllDocuments } = require("yaml");
+    let bad = 0, seen = 0;
+    for (const file of process.argv.slice(1))
+      for (const doc of parseAllDocuments(fs.readFileSync(file, "utf8")).map((d) => d.toJS())) {
+        const spec = doc?.kind === "Pod" ? doc.spec : doc?.spec?.template?.spec;
+        for (const v of spec?.volumes ?? []) {
+          if (!v.emptyDir) continue;
+          seen++;
+          if (!v.emptyDir.sizeLimit) { bad++; console.log(`${file}: ${doc.kind}/${doc.metadata.name} volume ${v.name} has no sizeLimit`); }
+        }
+      }
+    if (!seen) { console.log("no emptyDir found"); process.exit(1); }
+    process.exit(bad ? 1 : 0);' "$@"
+}
+check "every emptyDir of every mode has a sizeLimit" every_empty_dir_limited "$work"/*.helm.yaml
+
+# --- kube-score: every finding of every mode is fixed or allowed with a reason ---
+allow="$chart/tests/kube-score-allow.yaml"
+# kube_score_ok MODE RENDERED [USED]: kube-score exits 1 on any critical finding; the allow-list decides instead.
+kube_score_ok() {
+  kube-score score --kubernetes-version "v${kube_version%.*}" --output-format json \
+    --enable-optional-test container-seccomp-profile --enable-optional-test container-ports-check \
+    "$2" >"$2.kube-score.json"
+  node "$tools/kube-score-check.mjs" "$allow" "$1" "$2.kube-score.json" ${3:+"$3"}
+}
+: >"$work/kube-score-used"
+for values in "$chart"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  check "kube-score ($name): every finding is fixed or in the allow-list" \
+    kube_score_ok "$name" "$work/$name.helm.yaml" "$work/kube-score-used"
+done
+check "every kube-score allow-list entry is needed by some mode" node -e '
+  const fs = require("fs"), { parse } = require("yaml");
+  const [allow, usedFile] = process.argv.slice(1);
+  const used = new Set(fs.readFileSync(usedFile, "utf8").split("\n").filter(Boolean).map(Number));
+  const unused = parse(fs.readFileSync(allow, "utf8")).map((e, i) => ({ ...e, i })).filter((e) => !used.has(e.i));
+  for (const e of unused) console.log(`entry ${e.i} (${e.check} ${e.object} ${e.container ?? ""}) matches no finding: remove it`);
+  process.exit(unused.length ? 1 : 0);' "$allow" "$work/kube-score-used"
+# The gate must be able to fail: a privileged supervisor in usb mode is no allowed finding.
+privileged_supervisor_in_usb_mode() {
+  helm template lab "$chart" --namespace devices -f "$chart/ci/usb-mode-values.yaml" --kube-version "$kube_version" \
+    --set supervisor.securityContext.privileged=true >"$work/ks-bad.yaml" && kube_score_ok usb-mode "$work/ks-bad.yaml"
+}
+must_fail "kube-score refuses a finding the allow-list does not name" \
+  "container-security-context-privileged DaemonSet/lab-rpi-swarming-android \\(supervisor\\)" privileged_supervisor_in_usb_mode
 
 # --- values that must fail with a readable message ----------------------------
 for helm in helm helm4; do
@@ -165,23 +223,8 @@ for f in "$chart"/dashboards/*.json "$rules/rules.yaml"; do
   check "PromQL of $(basename "$f") parses and uses only docs/metrics.md metrics" node "$tools/check-promql.mjs" docs/metrics.md "$f"
 done
 for f in "$chart"/dashboards/*.json; do
-  check "dashboard $(basename "$f"): datasource variable, titles, descriptions, units, \$__rate_interval" node "$tools/check-dashboard.mjs" "$f"
+  check "dashboard $(basename "$f"): datasource, namespace and job variables, titles, descriptions, units, \$__rate_interval" node "$tools/check-dashboard.mjs" "$f"
 done
-
-# --- generated files are current -------------------------------------------------
-schema_current() {
-  mkdir -p "$work/schema" && cp "$chart/values.schema.json" "$work/schema/committed.json" &&
-    node "$tools/values-schema.mjs" "$work/schema/generated.json" &&
-    node -e 'const [a, b] = process.argv.slice(1).map((f) => JSON.stringify(require(f)));
-      if (a !== b) { console.log("values.schema.json is stale: run node chart/tests/tools/values-schema.mjs"); process.exit(1); }' \
-      "$work/schema/committed.json" "$work/schema/generated.json"
-}
-check "values.schema.json is what tests/tools/values-schema.mjs writes" schema_current
-check "chart README parameters match values.yaml (readme-generator)" sh -c "
-  cp $chart/README.md $work/README.md && readme-generator -v $chart/values.yaml -r $work/README.md >/dev/null &&
-  diff -u $chart/README.md $work/README.md"
-check "dashboards are what tests/tools/dashboards.mjs writes" sh -c "
-  node $tools/dashboards.mjs $work/dashboards && diff -r $chart/dashboards $work/dashboards"
 
 # --- the rendered config files are accepted by the real programs ---------------
 cli=packages/cli/bin/rpi-swarming.js
@@ -196,6 +239,23 @@ done
 printf 'hookPort: 11000\nhookPrt: 1\n' >"$work/bad-config.yaml"
 must_fail "rpi-swarming state-server rejects an unknown config key" "unknown setting\\(s\\) hookPrt" \
   env SWARMING_BOT_ID=pi1 node "$cli" state-server --config "$work/bad-config.yaml" --print-config
+
+# --- restricted containers run the real programs as the kubelet would run them -----
+# (uid 10001, read-only root, no capabilities, only the rendered emptyDirs writable;
+# private namespaces, see tools/restricted-pod.sh): the bot polls, a task writes to
+# /tmp, HOME and its work dir, adb starts its server, both stop on SIGTERM.
+check "restricted containers work on a read-only root with only the chart's emptyDirs (simulated)" \
+  bash "$tools/restricted-pod.sh" "$work/simulated.helm.yaml" "$work/restricted-simulated"
+# usb mode: a restricted supervisor (uid 10001) shares /b and /b/shared with a root state server.
+check "a restricted supervisor works beside a root state server (usb-mode, simulated device)" sh -c "
+  helm template lab $chart --namespace devices -f $chart/ci/usb-mode-values.yaml --kube-version $kube_version \
+    --set swarming.server=http://swarming.lab.example.com:8080 --set deviceTypes.android.device=simulated >$work/usb-run.yaml &&
+  bash $tools/restricted-pod.sh $work/usb-run.yaml $work/restricted-usb"
+# The check must be able to fail: without the HOME emptyDirs adb and the task cannot write.
+sed -E '/^ +- name: (supervisor|state-server)-home$/{N;/mountPath: \/var\/lib\/rpi-swarming/d}' \
+  "$work/simulated.helm.yaml" >"$work/simulated-no-home.yaml"
+must_fail "restricted containers fail without a writable HOME" "Read-only file system|Cannot mkdir '/var/lib/rpi-swarming/.android'" \
+  bash "$tools/restricted-pod.sh" "$work/simulated-no-home.yaml" "$work/restricted-no-home"
 
 # --- helm test script against a stand-in pod ------------------------------------
 check "helm test script passes a healthy pod" node "$tools/smoke-test-check.mjs" healthy

@@ -33,13 +33,17 @@ DEFAULT_STATE_SERVER = "http://127.0.0.1:11000"
 TIMEOUT_ENV = "RPI_SWARMING_HOOK_TIMEOUT_SECONDS"
 DEFAULT_TIMEOUT_SECONDS = 3.0
 TOKEN_CONFIG_ENV = "RPI_SWARMING_TOKEN_CONFIG"
+AUTH_RETRY_ENV = "RPI_SWARMING_AUTH_RETRY_SECONDS"
+DEFAULT_AUTH_RETRY_SECONDS = 30.0
+# The bot asks for headers again once their expiry is less than this far away (swarming-bot.md).
+BOT_AUTH_REFRESH_MARGIN_S = 570
 TOKEN_CONFIG_NAME = "oauth2_access_token_config.json"
 DEFAULT_CONFIG_DIR = "/etc/swarming_config"
 
 # Replies over this size are nonsense for a hook API that answers in bytes.
 MAX_REPLY_BYTES = 1024 * 1024
 
-# Swarming server rules for dimensions (swarming-bot.md).
+# Swarming server rules for dimensions (docs/swarming-bot.md).
 _DIMENSION_KEY_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 _log = logging.getLogger("rpi_swarming.bot_config")
@@ -53,6 +57,9 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _last_good_dimensions = None
 _dimensions_problem = None
 _failing = {}
+# get_authentication_headers: why no token could be had (None while it works), and until when that answer stands.
+_auth_problem = None
+_auth_retry_at = 0.0
 
 
 class StateServerError(Exception):
@@ -67,16 +74,20 @@ def _state_server_url():
     return os.environ.get(STATE_SERVER_ENV, "").strip().rstrip("/") or DEFAULT_STATE_SERVER
 
 
-def _timeout():
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+def _positive_env(name, default):
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError:
-        _log.warning("%s=%r is not a number; using %ss", TIMEOUT_ENV, raw, DEFAULT_TIMEOUT_SECONDS)
-        return DEFAULT_TIMEOUT_SECONDS
-    return value if value > 0 else DEFAULT_TIMEOUT_SECONDS
+        _log.warning("%s=%r is not a number; using %ss", name, raw, default)
+        return default
+    return value if value > 0 else default
+
+
+def _timeout():
+    return _positive_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS)
 
 
 def _bot_attr(bot, name, default=None):
@@ -132,13 +143,16 @@ def _request_json(url, method="GET", body=None, headers=None, timeout=None):
         raise StateServerError("%s %s answered something that is not JSON: %s" % (method, url, e))
 
 
-def _call(bot, hook, method="POST", body=None):
-    """Calls the state server's endpoint for a hook; logs only changes between working and failing."""
+def _call(bot, hook, method="POST", body=None, quiet=False):
+    """Calls the state server's endpoint for a hook; logs only changes between working and failing.
+
+    quiet: the caller logs the failure itself.
+    """
     url = "%s/%s" % (_state_server_url(), hook)
     try:
         reply = _request_json(url, method, body, _identity_headers(bot))
     except StateServerError as e:
-        if hook not in _failing:
+        if hook not in _failing and not quiet:
             _log.warning("state server call %s failed: %s", hook, e)
         else:
             _log.debug("state server call %s still failing: %s", hook, e)
@@ -353,14 +367,10 @@ def _token_from_config(bot):
     return {"Authorization": "%s %s" % (token_type, token)}, int(time.time() + expires_in)
 
 
-def get_authentication_headers(bot):
-    """(headers, expiry) from the state server, else from the token config directly.
-
-    Raises when neither works, so the bot retries instead of turning auth off
-    for good (which is what an expiry of None means to it).
-    """
+def _headers_from_sources(bot):
+    """(headers, expiry) from the state server, else from the token config directly; raises TokenError."""
     try:
-        reply = _call(bot, "get_authentication_headers", "GET")
+        reply = _call(bot, "get_authentication_headers", "GET", quiet=True)
         if not isinstance(reply, dict) or "headers" not in reply or "expiry" not in reply:
             raise StateServerError("state server sent authentication headers without 'headers' and 'expiry'")
         headers, expiry = reply["headers"], reply["expiry"]
@@ -376,6 +386,40 @@ def get_authentication_headers(bot):
             raise TokenError("no access token: %s; and %s" % (server_error, token_error))
         _log.info("using a token fetched directly (state server unavailable)")
         return headers, expiry
+
+
+def get_authentication_headers(bot):
+    """(headers, expiry) from the state server, else from the token config directly.
+
+    When neither works it never raises (a raise costs the bot 30 tries 2 s
+    apart before its handshake, and a traceback per request): it answers "no
+    headers yet" with an expiry that makes the bot ask again after
+    RPI_SWARMING_AUTH_RETRY_SECONDS (default 30), answers the same from memory
+    until then, and logs the problem once until it is solved. Only the state
+    server saying so ({headers: null, expiry: null}) turns auth off for good.
+    """
+    global _auth_problem, _auth_retry_at
+    now = time.time()
+    if _auth_problem is not None and now < _auth_retry_at:
+        return {}, int(_auth_retry_at) + BOT_AUTH_REFRESH_MARGIN_S
+    try:
+        result = _headers_from_sources(bot)
+    except TokenError as e:
+        if _auth_problem is None:
+            _log.warning("no authentication headers for now, asking again in %ds: %s", _auth_retry_seconds(), e)
+        else:
+            _log.debug("still no authentication headers: %s", e)
+        _auth_problem = str(e)
+        _auth_retry_at = now + _auth_retry_seconds()
+        return {}, int(_auth_retry_at) + BOT_AUTH_REFRESH_MARGIN_S
+    if _auth_problem is not None:
+        _log.info("authentication headers available again")
+        _auth_problem = None
+    return result
+
+
+def _auth_retry_seconds():
+    return _positive_env(AUTH_RETRY_ENV, DEFAULT_AUTH_RETRY_SECONDS)
 
 
 def _notify(bot, hook, body=None):

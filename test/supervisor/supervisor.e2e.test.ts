@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -28,6 +28,17 @@ async function double(options: Parameters<typeof startSwarmingDouble>[0] = {}): 
   const d = await startSwarmingDouble({ botCode: { standIn: { hookScript: HOOK_SCRIPT } }, ...options });
   cleanups.push(() => d.close());
   return d;
+}
+
+/** The supervisor lock record of a bot dir (`<botDir>.lock/<highest number>`), or null. */
+function lockRecord(botDir: string): { pid: number; released?: boolean } | null {
+  const lockDir = `${botDir}.lock`;
+  if (!existsSync(lockDir)) return null;
+  const top = readdirSync(lockDir)
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => b - a)[0];
+  return top === undefined ? null : JSON.parse(readFileSync(join(lockDir, String(top)), "utf8"));
 }
 
 function dirs() {
@@ -62,9 +73,14 @@ describe("supervisor (real process, Swarming double, stand-in bot)", () => {
     expect(processGroupMembers(pid)).toEqual([]);
     // The bot saw the signal and said goodbye to the server.
     expect(sw.bot("rpi-test-1")?.events.some((e) => e.event === "bot_shutdown")).toBe(true);
-    // Nothing of the supervisor's in the bot dir; the lock is released.
+    // Nothing of the supervisor's in the bot dir; the verified copy is kept beside it in bot-code; the lock is released.
+    const codeDir = join(botDir, "..", "bot-code");
     expect(readdirSync(botDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
+    expect(readdirSync(codeDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(
+      readFileSync(join(codeDir, "swarming_bot.verified.zip")).equals(readFileSync(join(botDir, "swarming_bot.zip"))),
+    ).toBe(true);
+    expect(lockRecord(botDir)).toMatchObject({ pid: sup.child.pid, released: true });
   });
 });
 
@@ -254,15 +270,21 @@ describe("supervisor faults", () => {
 
   it("a disk that fills during an update download leaves the old copy intact and the bot running", async (ctx) => {
     const sw = await double();
-    const { botDir, sharedDir } = dirs();
+    const { root } = dirs();
+    // The bot dir and the shared dir on one small volume, as on the pod's emptyDir.
+    const volume = join(root, "b");
     try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", botDir], { stdio: "ignore" });
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume], { stdio: "ignore" });
     } catch {
       ctx.skip("needs root to mount a 1 MiB tmpfs");
     }
     cleanups.push(() => {
-      execFileSync("umount", ["-l", botDir]);
+      execFileSync("umount", ["-l", volume]);
     });
+    const botDir = join(volume, "s");
+    const sharedDir = join(volume, "shared");
+    mkdirSync(botDir);
+    mkdirSync(sharedDir);
     const old = await buildStandInBotZip({
       server: sw.url,
       hookScript: HOOK_SCRIPT,
@@ -282,7 +304,7 @@ describe("supervisor faults", () => {
     expect(m.value("rpi_swarming_bot_code_info", { version: old.digest })).toBe(1);
     expect(m.value("rpi_swarming_bot_up")).toBe(1);
     expect(readFileSync(join(botDir, "swarming_bot.zip")).equals(oldBytes)).toBe(true);
-    expect(readdirSync(botDir).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
+    expect(readdirSync(join(volume, "bot-code")).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual([]);
     expect(await sup.stop()).toBe(0);
   });
 
@@ -334,7 +356,11 @@ describe("supervisor faults", () => {
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(sup.records.some((r) => r.msg === "ignoring SIGTERM")).toBe(true);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(() => !alive(childPid) && !alive(botPid), 5000, "bot and child gone");
     expect(processGroupMembers(botPid)).toEqual([]);
   });
@@ -348,12 +374,18 @@ describe("supervisor faults", () => {
     const { botDir, sharedDir } = dirs();
     const sup = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await sup.waitForLog((r) => r.msg === "downloading bot code", 20_000, "download start");
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(readdirSync(botDir).some((n) => n.startsWith("swarming_bot.download-"))).toBe(true);
+    await waitUntil(
+      () => readdirSync(join(botDir, "..", "bot-code")).some((n) => n.startsWith("swarming_bot.download-")),
+      5000,
+      "a partial download in the bot code dir",
+    );
     const t0 = Date.now();
     expect(await sup.stop()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(readdirSync(botDir)).toEqual([]);
+    expect(readdirSync(join(botDir, "..", "bot-code")).filter((n) => n.startsWith("swarming_bot.download-"))).toEqual(
+      [],
+    );
     expect(count(sup.records, started)).toBe(0);
   });
 
@@ -405,7 +437,11 @@ describe("supervisor faults", () => {
     });
     const botPid = Number(sup.records.find(started)?.pid);
     expect(await sup.stop()).toBe(0);
-    expect(sup.records.some((r) => r.msg.startsWith("bot ignored SIGTERM"))).toBe(true);
+    expect(
+      sup.records.some((r) =>
+        r.msg.startsWith("shutdown grace ran out: killed the bot and the processes of its session"),
+      ),
+    ).toBe(true);
     await waitUntil(
       () => !execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).includes(marker),
       5000,
@@ -414,24 +450,29 @@ describe("supervisor faults", () => {
     expect(processGroupMembers(botPid)).toEqual([]);
   });
 
-  it("a second supervisor on the same directories refuses with a clear message", async () => {
+  it("a second supervisor on the same bot dir refuses with a clear message, whatever its shared dir", async () => {
     const sw = await double();
-    const { botDir, sharedDir } = dirs();
+    const { root, botDir, sharedDir } = dirs();
     const first = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
     await first.waitForLog(started, 20_000, "bot started");
-    const second = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
-    expect(await second.exited).toBe(1);
-    expect(second.stderr()).toContain(
-      `another supervisor (pid ${first.child.pid}) already runs bot directory ${botDir}`,
-    );
-    expect(count(second.records, started)).toBe(0);
+    for (const otherShared of [sharedDir, join(root, "other-shared")]) {
+      const second = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": otherShared });
+      expect(await second.exited).toBe(1);
+      expect(second.stderr()).toContain(
+        `another supervisor (pid ${first.child.pid}) already runs bot directory ${botDir}`,
+      );
+      expect(count(second.records, started)).toBe(0);
+    }
     expect((await first.metrics()).value("rpi_swarming_bot_up")).toBe(1);
     expect(await first.stop()).toBe(0);
     // A lock left by a dead supervisor is taken over.
-    writeFileSync(join(sharedDir, "supervisor.lock"), `${second.child.pid}\n`);
+    const crashed = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
+    await crashed.waitForLog(started, 20_000, "bot started");
+    expect(await crashed.stop("SIGKILL")).toBe("SIGKILL");
     const third = startSupervisor({ "swarming-server": sw.url, "bot-dir": botDir, "shared-dir": sharedDir });
-    await third.waitForLog((r) => r.msg === "took over a stale lock", 20_000, "takeover");
-    await third.waitForLog(started, 20_000, "bot started");
+    const takeover = await third.waitForLog((r) => r.msg === "took over a stale lock", 20_000, "takeover");
+    expect(takeover.deadPid).toBe(crashed.child.pid);
+    await third.waitForLog(started, 30_000, "bot started");
     expect(await third.stop()).toBe(0);
   });
 
@@ -453,7 +494,8 @@ describe("supervisor faults", () => {
     // The bot lives on in its own process group, still holding swarming.lck.
     expect(alive(oldPid)).toBe(true);
     expect(processGroupMembers(oldPid)).toContain(oldPid);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(true);
+    expect(lockRecord(botDir)).toMatchObject({ pid: first.child.pid });
+    expect(lockRecord(botDir)?.released).toBeUndefined();
     const handshakesBefore = sw.bot("rpi-test-1")?.handshakes ?? 0;
 
     const second = startSupervisor(flags);
@@ -484,7 +526,7 @@ describe("supervisor faults", () => {
     expect(await second.stop()).toBe(0);
     expect(processGroupMembers(newPid)).toEqual([]);
     expect(existsSync(join(sharedDir, "bot.pid"))).toBe(false);
-    expect(existsSync(join(sharedDir, "supervisor.lock"))).toBe(false);
+    expect(lockRecord(botDir)).toMatchObject({ pid: second.child.pid, released: true });
   });
 });
 

@@ -55,3 +55,6 @@ export class NotSupportedError extends RpiSwarmingError {}
 
 /** Another process already holds a lock we need. */
 export class LockedError extends RpiSwarmingError {}
+
+/** The client closed its connection before the request was read or answered: nobody gets the reply. */
+export class ClientAbortError extends RpiSwarmingError {}

@@ -6,8 +6,8 @@ const load = (flags: Record<string, unknown>, env: Record<string, string> = {}) 
   loadConfig(healthSettings, { flags, env });
 
 describe("temperatureSensors setting", () => {
-  it("defaults to every sensor", () => {
-    expect(load({}).temperatureSensors).toEqual(["*"]);
+  it("defaults to the sensors that say whether the phone itself is hot: battery and skin", () => {
+    expect(load({}).temperatureSensors).toEqual(["battery", "skin*", "virtual-skin"]);
   });
 
   it("takes names and patterns from flags (repeated or comma-separated) and the environment", () => {

@@ -1,6 +1,7 @@
 import { setting } from "@rpi-swarming/core";
 import { z } from "zod";
 import { staticDimensionsSchema } from "./dimensions.js";
+import type { Thresholds } from "./policy/health.js";
 import { simulatedOptionsSchema } from "./simulated/options.js";
 
 const positiveSeconds = (max: number) => z.number().positive().max(max);
@@ -27,7 +28,7 @@ export const deviceSettings = {
   probeIntervalSeconds: setting(
     "number",
     positiveSeconds(86_400).default(30),
-    "seconds between two device probes (a probe also runs on demand, e.g. after a task)",
+    "seconds between two device probes (a probe also runs after every task and on POST /probe)",
   ),
   commandTimeoutSeconds: setting(
     "number",
@@ -38,6 +39,7 @@ export const deviceSettings = {
     "boolean",
     z.boolean().optional(),
     "reboot the device after every task (default: on for android, off otherwise)",
+    { docDefault: "on for `android`, off otherwise" },
   ),
   rebootTimeoutSeconds: setting(
     "number",
@@ -52,7 +54,8 @@ export const deviceSettings = {
   simulated: setting(
     "map",
     simulatedOptionsSchema,
-    "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see README)",
+    "simulated device's starting condition, e.g. batteryRatio=0.8, drainPerHour=0.1, rebootSeconds=45 (see docs/state-server.md)",
+    { docDefault: "see [state-server.md](state-server.md#simulated-device)" },
   ),
 };
 
@@ -61,7 +64,7 @@ export const staticAttributeSettings = {
   staticDimensions: setting(
     "map",
     staticDimensionsSchema,
-    "extra dimension key=value (e.g. pool=Skia, zone=rack3); a key given twice has several values",
+    "extra dimension key=value (e.g. pool=Skia, zone=rack3); a key given twice has several values; checked against Swarming's dimension rules at start-up (id is refused: it is botId)",
     { flag: "dimension", env: "RPI_SWARMING_DIMENSIONS" },
   ),
   staticState: setting(
@@ -80,6 +83,17 @@ export const staticAttributeSettings = {
 
 const ratio = z.number().min(0).max(1);
 
+/**
+ * The sensors held to maxTemperatureCelsius by default: those that say whether
+ * the phone itself is hot. The battery (from dumpsys battery, and on many
+ * phones a thermal-HAL sensor of that name) and the skin sensors (`skin`,
+ * `skin-therm`, `SKIN`; `VIRTUAL-SKIN` on newer Pixels). CPU and GPU sensors
+ * of an idle Pixel read 36-40 degC, above the 35 degC other labs use for the
+ * phone, so counting them would put ordinary idle phones into maintenance;
+ * name them (e.g. `cpu*`) to hold them to the limit too.
+ */
+export const DEFAULT_TEMPERATURE_SENSORS: readonly string[] = ["battery", "skin*", "virtual-skin"];
+
 /** Names or globs of temperature sensors (see sensorMatches in policy/health.ts). */
 const temperatureSensorsSchema = z
   .array(
@@ -92,45 +106,61 @@ const temperatureSensorsSchema = z
   )
   .min(1, 'name at least one sensor or pattern ("*" for all)');
 
-/** Thresholds one device type may override (setting thresholdsByDeviceType). */
-export const thresholdOverridesSchema = z
-  .object({
-    batteryMinRatio: ratio,
-    batteryHysteresisRatio: ratio,
-    maxTemperatureCelsius: z.number().min(-50).max(200),
-    temperatureHysteresisCelsius: z.number().min(0).max(100),
-    temperatureSensors: temperatureSensorsSchema,
-  })
-  .partial()
-  .strict();
-
-/** Health policy thresholds. */
-export const healthSettings = {
+/** Health policy thresholds; a device type may override each (setting thresholdsByDeviceType). */
+const thresholdSettings = {
   batteryMinRatio: setting(
     "number",
     ratio.default(0.3),
-    "battery charge (0-1) below which the device goes into maintenance",
+    "battery charge (0-1) below which the device goes into maintenance (battery_low)",
   ),
   batteryHysteresisRatio: setting(
     "number",
     ratio.default(0.05),
     "the battery must recover this much above batteryMinRatio to leave maintenance",
+    { doc: "back in service only from `batteryMinRatio` + this (35 % by default)" },
   ),
   maxTemperatureCelsius: setting(
     "number",
     z.number().min(-50).max(200).default(35),
-    "any device temperature above this (degC) puts the device into maintenance",
+    "any selected sensor's temperature above this (degC) puts the device into maintenance (too_hot)",
   ),
   temperatureHysteresisCelsius: setting(
     "number",
     z.number().min(0).max(100).default(2),
     "every temperature must fall this far below maxTemperatureCelsius to leave maintenance",
+    {
+      doc: "back only when every selected sensor is at or below `maxTemperatureCelsius` minus this (33 degC by default)",
+    },
   ),
   temperatureSensors: setting(
     "list",
-    temperatureSensorsSchema.default(["*"]),
-    "temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default all",
+    temperatureSensorsSchema.default([...DEFAULT_TEMPERATURE_SENSORS]),
+    `temperature sensors held to maxTemperatureCelsius: names or globs (* and ?, case-insensitive) of the probe's sensors, e.g. battery,cpu* (the battery's is named battery); default ${DEFAULT_TEMPERATURE_SENSORS.join(",")} (the phone's own temperature: CPU sensors of an idle phone run above 35 degC), * for all`,
   ),
+};
+
+type WithoutDefault<S> = S extends z.ZodDefault<infer Inner> ? Inner : S;
+/** The threshold settings' schemas without their defaults: an override names only what it changes. */
+function overrideShape<T extends Record<string, { readonly schema: z.ZodType }>>(
+  specs: T,
+): { [K in keyof T]: WithoutDefault<T[K]["schema"]> } {
+  const shape: Record<string, z.ZodType> = {};
+  for (const [key, spec] of Object.entries(specs))
+    shape[key] = spec.schema instanceof z.ZodDefault ? (spec.schema.unwrap() as z.ZodType) : spec.schema;
+  return shape as { [K in keyof T]: WithoutDefault<T[K]["schema"]> };
+}
+
+/** Thresholds one device type may override (setting thresholdsByDeviceType): every threshold setting. */
+export const thresholdOverridesSchema = z.object(overrideShape(thresholdSettings)).partial().strict();
+
+// The health policy's Thresholds and the threshold settings name the same keys.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+const sameThresholdKeys: SameKeys<Thresholds, typeof thresholdSettings> = true;
+void sameThresholdKeys;
+
+/** Health policy settings. */
+export const healthSettings = {
+  ...thresholdSettings,
   thresholdsByDeviceType: setting(
     "map",
     z.record(z.string().min(1), thresholdOverridesSchema).default({}),

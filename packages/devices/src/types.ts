@@ -39,7 +39,7 @@ export interface DeviceReading {
   readonly serial: string;
   /** The connection state as the tool reports it (adb: `device`; iOS: `paired`). */
   readonly connection: string;
-  /** Dimensions derived from the device (devices.md), without `id` or static ones. */
+  /** Dimensions derived from the device (docs/devices.md), without `id` or static ones. */
   readonly dimensions: Dimensions;
   readonly battery?: BatteryReading;
   /** By sensor name; the battery's own reading is under `battery`. */

@@ -6,6 +6,7 @@ import {
   type Logger,
   NotReadyError,
   readJsonBody,
+  replyCodeLabel,
 } from "@rpi-swarming/core";
 import type { DeviceKind, Dimensions } from "@rpi-swarming/devices";
 import Koa from "koa";
@@ -13,6 +14,7 @@ import { type ZodType, z } from "zod";
 import { buildDimensions, buildState } from "./attributes.js";
 import type { StateServerMetrics } from "./metrics.js";
 import type { DeviceMonitor } from "./monitor.js";
+import type { TaskTracker } from "./task-marker.js";
 
 /** Where get_authentication_headers gets its token; core's TokenSource fits. */
 export interface TokenProvider {
@@ -23,6 +25,8 @@ export interface HookAppOptions {
   readonly botId: string;
   readonly kind: DeviceKind;
   readonly monitor: DeviceMonitor;
+  /** Task start/end as hooks report them, kept across restarts (task-marker.ts). */
+  readonly tasks: TaskTracker;
   readonly metrics: StateServerMetrics;
   readonly log: Logger;
   readonly staticDimensions: Dimensions;
@@ -31,22 +35,17 @@ export interface HookAppOptions {
   readonly tokens: TokenProvider | null;
 }
 
-/** Hook names, also the `hook` label of the hook metrics. */
-const HOOKS = new Set([
-  "get_dimensions",
-  "get_state",
-  "get_settings",
-  "get_authentication_headers",
-  "on_bot_startup",
-  "on_handshake",
-  "on_bot_idle",
-  "on_before_task",
-  "on_after_task",
-  "on_bot_shutdown",
-  "status",
-  "reboot_device",
-  "probe",
-]);
+/**
+ * The `hook` label of the hook metrics: the path of the route that matched
+ * (whatever the method), so `/STATUS` and `/status/`, which the router
+ * answers as `/status`, count as `status`; `unknown` when no route matched.
+ * Bounded by the route table.
+ */
+function hookLabel(ctx: Koa.Context): string {
+  const routed = ctx as Koa.Context & { _matchedRoute?: unknown; matched?: readonly { path?: unknown }[] };
+  const path = routed._matchedRoute ?? routed.matched?.find((l) => typeof l.path === "string")?.path;
+  return typeof path === "string" ? path.slice(1) : "unknown";
+}
 
 const MAX_VERSION_CHARS = 200;
 
@@ -84,7 +83,7 @@ export interface BotInfo {
  * monitor's snapshot; nothing here waits on the device.
  */
 export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } {
-  const { monitor, metrics } = opts;
+  const { monitor, metrics, tasks } = opts;
   const log = opts.log.child({ component: "hook-api" });
   const bot: BotInfo = { version: null, lastSeen: null };
   let mismatchSeen = "";
@@ -98,9 +97,8 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     try {
       await next();
     } finally {
-      const name = ctx.path.slice(1);
-      const hook = HOOKS.has(name) ? name : "unknown";
-      metrics.hookRequests.inc({ hook, code: String(ctx.status) });
+      const hook = hookLabel(ctx);
+      metrics.hookRequests.inc({ hook, code: replyCodeLabel(ctx) });
       metrics.hookDuration.observe({ hook }, Number(process.hrtime.bigint() - start) / 1e9);
     }
   });
@@ -166,6 +164,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
       await body(ctx, objectBody);
       seen();
       log.info({ hook: path.slice(1), version: bot.version }, "bot event");
+      await tasks.idle(path.slice(1));
       ctx.body = { ok: true };
     });
   }
@@ -173,33 +172,36 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
   router.post("/on_bot_idle", async (ctx) => {
     await body(ctx, idleBody);
     seen();
+    await tasks.idle("on_bot_idle");
     ctx.body = { ok: true };
   });
 
   // Older hook scripts use GET for the two task hooks.
   router.all("/on_before_task", async (ctx) => {
-    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    if (ctx.method !== "POST" && ctx.method !== "GET")
+      ctx.throw(405, `use POST or GET ${ctx.path}`, { headers: { Allow: "GET, POST" } });
     const b = await body(ctx, beforeTaskBody);
     const fromQuery = typeof ctx.query.task_id === "string" ? ctx.query.task_id : undefined;
     seen();
-    monitor.taskStarted(b.task_id ?? fromQuery ?? null);
+    await tasks.taskStarted(b.task_id ?? fromQuery ?? null);
     ctx.body = { ok: true };
   });
 
   router.all("/on_after_task", async (ctx) => {
-    if (ctx.method !== "POST" && ctx.method !== "GET") ctx.throw(405, `use POST or GET ${ctx.path}`);
+    if (ctx.method !== "POST" && ctx.method !== "GET")
+      ctx.throw(405, `use POST or GET ${ctx.path}`, { headers: { Allow: "GET, POST" } });
     const b = await body(ctx, afterTaskBody);
     seen();
     if (b.failure || b.internal_failure)
       log.info({ failure: b.failure, internal_failure: b.internal_failure }, "task ended with a failure");
-    const reboot = monitor.taskEnded();
+    const reboot = await tasks.taskEnded();
     ctx.body = { ok: true, reboot };
   });
 
   router.post("/on_bot_shutdown", async (ctx) => {
     await body(ctx, objectBody);
     seen();
-    monitor.botShutdown();
+    await tasks.botShutdown();
     ctx.body = { ok: true };
   });
 
@@ -219,9 +221,10 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
       device_kind: opts.kind,
       simulated: opts.kind === "simulated",
       ready: s.ready,
-      task_running: s.taskRunning,
+      // "unknown" until a hook tells (after a restart): cannot tell, never idle.
+      task_running: tasks.state === "unknown" ? "unknown" : s.taskRunning,
       task_id: s.taskId,
-      bot_version: bot.version,
+      bot_version: bot.version ?? "unknown",
       bot_last_seen: bot.lastSeen?.toISOString() ?? null,
       health: s.health,
       dimensions: buildDimensions(opts.botId, {}, opts.staticDimensions, s).dimensions,
@@ -251,6 +254,7 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
   });
 
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  // Not thrown: the router sets the Allow header and jsonErrors writes the JSON reply.
+  app.use(router.allowedMethods());
   return { app, bot };
 }

@@ -1,5 +1,5 @@
 import Router from "@koa/router";
-import { jsonErrors, type Logger } from "@rpi-swarming/core";
+import { jsonErrors, type Logger, MetricsCache } from "@rpi-swarming/core";
 import Koa from "koa";
 import type { Registry } from "prom-client";
 
@@ -8,6 +8,8 @@ export interface MetricsAppOptions {
   readonly log: Logger;
   /** True once the first probe has finished. */
   readonly ready: () => boolean;
+  /** Renders of /metrics; default: at most one per METRICS_MAX_AGE_MS, so a flood cannot slow the hooks. */
+  readonly metricsCache?: MetricsCache;
 }
 
 /** `/metrics`, `/healthz` and `/readyz` for Prometheus and the kubelet. */
@@ -15,10 +17,11 @@ export function createMetricsApp(opts: MetricsAppOptions): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(jsonErrors(opts.log.child({ component: "metrics-api" })));
+  const cache = opts.metricsCache ?? new MetricsCache(opts.registry);
   const router = new Router();
   router.get("/metrics", async (ctx) => {
-    ctx.type = opts.registry.contentType;
-    ctx.body = await opts.registry.metrics();
+    ctx.body = await cache.body();
+    ctx.type = cache.contentType;
   });
   router.get("/healthz", (ctx) => {
     ctx.body = { ok: true };
@@ -29,6 +32,6 @@ export function createMetricsApp(opts: MetricsAppOptions): Koa {
     ctx.body = ready ? { ready: true } : { error: "NotReadyError", message: "the first device probe has not finished" };
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -199,6 +199,9 @@ export class DeviceMonitor {
       if (recoveryTried.length > 0) this.log.info({ recoveryTried }, "device answers again");
       recoveryTried = [];
     } else if (result.problem && !result.device && RECOVERABLE.has(result.problem.code)) {
+      // Publish the failure before any step: a step and its re-probe can take tens of seconds,
+      // and meanwhile the hooks must not answer from the last good probe (the bot would take a task).
+      this.update({ probe: result, reboot, recoveryTried, ready: true });
       // A step the driver does not support is skipped in the same cycle: it is no failed attempt.
       for (;;) {
         const step = this.nextStep(recoveryTried);

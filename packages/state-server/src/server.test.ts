@@ -117,7 +117,9 @@ describe("state server with the simulated device", () => {
       device_kind: "simulated",
       simulated: true,
       ready: true,
-      task_running: false,
+      // No hook yet: the state server cannot tell.
+      task_running: "unknown",
+      bot_version: "unknown",
       health: { status: "maintenance", maintenance: [{ reason: "battery_low", message: "Battery low: 12% < 30%" }] },
       last_probe: { spawns: 0, problem: null },
     });

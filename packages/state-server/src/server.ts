@@ -16,6 +16,7 @@ import { StateServerMetrics } from "./metrics.js";
 import { createMetricsApp } from "./metrics-app.js";
 import { DeviceMonitor } from "./monitor.js";
 import type { stateServerSettings } from "./settings.js";
+import { TaskTracker } from "./task-marker.js";
 
 export type StateServerConfig = ConfigOf<typeof stateServerSettings & typeof commonSettings>;
 
@@ -92,10 +93,13 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
     });
     await maintenance.start();
 
+    const tasks = new TaskTracker(m, { sharedDir: config.sharedDir, log: deps.log });
+    await tasks.start();
     const { app: hookApp } = createHookApp({
       botId: config.botId,
       kind: config.device,
       monitor: m,
+      tasks,
       metrics,
       log: deps.log,
       staticDimensions: config.staticDimensions,

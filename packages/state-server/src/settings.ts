@@ -51,6 +51,11 @@ export const stateServerSettings = {
     z.string().min(1).default("/etc/rpi-swarming/maintenance"),
     "directory an operator writes maintenance messages into (file <bot id> or all); re-read without restart",
   ),
+  sharedDir: setting(
+    "string",
+    z.string().min(1).optional(),
+    "directory shared with the supervisor (the pod's emptyDir; the chart sets /b/shared) that keeps the running-task marker, so a restarted state server still knows a task runs; unset: in memory only",
+  ),
   tokenConfig: setting(
     "string",
     z.string().min(1).default("/etc/swarming_config/oauth2_access_token_config.json"),

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { getEventListeners } from "node:events";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -44,10 +45,14 @@ async function serveBotCode(zip: string, digest: string, body?: (res: ServerResp
   });
 }
 
-function fetcher(tokenConfig = join(dir, "no-token-config.json"), timeoutMs = 5000) {
+function fetcher(tokenConfig = join(dir, "no-token-config.json"), timeoutMs = 5000, tempDir = join(dir, "shared")) {
+  mkdirSync(tempDir, { recursive: true });
   const metrics = new SupervisorMetrics(createMetricsRegistry("bot1"));
   const tokens = new TokenSource({ configPath: tokenConfig, log });
-  return { f: new BotCodeFetcher({ server: base, botId: "bot1", tokens, log, metrics, timeoutMs }), metrics };
+  return {
+    f: new BotCodeFetcher({ server: base, botId: "bot1", tokens, log, metrics, timeoutMs, tempDir }),
+    metrics,
+  };
 }
 
 async function downloads(metrics: SupervisorMetrics): Promise<Record<string, number>> {
@@ -177,7 +182,11 @@ describe("BotCodeFetcher", () => {
     for (const [zip, expected, announced] of [
       [notZip, /not a complete zip/, null],
       [noMain, /without __main__\.py/, null],
-      [good, /not the 0{64} the server announced/, "0".repeat(64)],
+      [
+        good,
+        /is version [0-9a-f]{64} \(computed from the zip\), not version 0{64} \(announced by the server's \/bot_code redirect\)/,
+        "0".repeat(64),
+      ],
     ] as const) {
       if (server) await new Promise<void>((r) => server?.close(() => r()));
       await serve((_req, res) => res.end(readFileSync(zip)));
@@ -212,15 +221,34 @@ describe("BotCodeFetcher", () => {
     expect((err as Error).message).toMatch(/ECONNREFUSED/);
   });
 
+  it("names no credential of the server URL in its errors or its log", async () => {
+    await serve((req, res) => {
+      res.writeHead(req.url === "/bot_code" ? 302 : 500, {
+        Location: "/swarming/api/v1/bot/bot_code/abc?access_token=t0ken",
+      });
+      res.end();
+    });
+    base = base.replace("http://", "http://lab:s3cret@");
+    const { f } = fetcher();
+    const { target } = botDirWithOldCopy();
+    const latest = await f.latest();
+    const err = (await f.download(latest.url, target, latest.digest).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/HTTP 500/);
+    expect(err.message).not.toMatch(/s3cret|t0ken/);
+  });
+
   it("a disk that fills up during the download is 'disk_error' with no partial file and the old copy intact", async (ctx) => {
-    const botDir = join(dir, "s");
-    mkdirSync(botDir);
+    // The bot dir and the shared dir on one small volume, as on a pod's emptyDir.
+    const volume = join(dir, "b");
+    mkdirSync(volume);
     try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", botDir], { stdio: "ignore" });
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", volume], { stdio: "ignore" });
     } catch {
       ctx.skip("needs root to mount a 1 MiB tmpfs");
     }
     try {
+      const botDir = join(volume, "s");
+      mkdirSync(botDir);
       const target = join(botDir, "swarming_bot.zip");
       makeZip(target, { marker: "old", randomBytes: 100_000 });
       const old = readFileSync(target);
@@ -228,22 +256,68 @@ describe("BotCodeFetcher", () => {
       makeZip(zip, { marker: "new", randomBytes: 3_000_000 });
       const digest = await botCodeDigest(zip);
       await serveBotCode(zip, digest);
-      const { f, metrics } = fetcher();
+      const { f, metrics } = fetcher(undefined, undefined, join(volume, "shared"));
       await expect(f.download(`${base}/swarming/api/v1/bot/bot_code/${digest}`, target, digest)).rejects.toThrow(
         /ENOSPC/,
       );
       expect(await downloads(metrics)).toEqual({ disk_error: 1 });
       expectOldCopyIntact(botDir, target, old);
+      expect(readdirSync(join(volume, "shared"))).toEqual([]);
     } finally {
-      execFileSync("umount", [botDir]);
+      execFileSync("umount", [volume]);
     }
   });
 
-  it("removes partial downloads an earlier run left", async () => {
+  it("removes partial downloads an earlier run left (in the shared dir, or the bot dir of older versions)", async () => {
     const { botDir, target } = botDirWithOldCopy();
     writeFileSync(join(botDir, "swarming_bot.download-1-abcd.zip"), "partial");
     const { f } = fetcher();
+    writeFileSync(join(dir, "shared", "swarming_bot.download-2-abcd.zip"), "partial");
+    writeFileSync(join(dir, "shared", "reboot-requests"), "");
     await f.removeStaleTempFiles(target);
     expect(readdirSync(botDir)).toEqual(["swarming_bot.zip"]);
+    expect(readdirSync(join(dir, "shared"))).toEqual(["reboot-requests"]);
+  });
+
+  it("writes the partial download in tempDir, never in the bot dir", async () => {
+    const zip = join(dir, "new.zip");
+    makeZip(zip, { randomBytes: 300_000 });
+    const digest = await botCodeDigest(zip);
+    let seenInShared: string[] = [];
+    let seenInBotDir: string[] = [];
+    const { botDir, target } = botDirWithOldCopy();
+    await serveBotCode(zip, digest, (res, data) => {
+      res.writeHead(200, { "Content-Length": data.length });
+      res.write(data.subarray(0, 100_000), () =>
+        setTimeout(() => {
+          // Mid-download: where is the partial file?
+          seenInShared = readdirSync(join(dir, "shared"));
+          seenInBotDir = readdirSync(botDir);
+          res.end(data.subarray(100_000));
+        }, 200),
+      );
+    });
+    const { f } = fetcher();
+    expect(await f.download(`${base}/swarming/api/v1/bot/bot_code/${digest}`, target, digest)).toBe(digest);
+    expect(seenInShared.filter((n) => n.startsWith("swarming_bot.download-"))).toHaveLength(1);
+    expect(seenInBotDir).toEqual(["swarming_bot.zip"]);
+    expect(readdirSync(join(dir, "shared"))).toEqual([]);
+  });
+
+  it("leaves no abort listener on the caller's signal, whatever the outcome", async () => {
+    const zip = join(dir, "new.zip");
+    makeZip(zip, { marker: "n" });
+    const digest = await botCodeDigest(zip);
+    await serveBotCode(zip, digest);
+    const { target } = botDirWithOldCopy();
+    const { f } = fetcher();
+    const stop = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      const latest = await f.latest(stop.signal);
+      await f.download(latest.url, target, latest.digest, stop.signal);
+      await f.download(latest.url, target, "0".repeat(64), stop.signal).catch(() => undefined);
+      await f.download(`${base}/missing`, target, null, stop.signal).catch(() => undefined);
+    }
+    expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
   });
 });

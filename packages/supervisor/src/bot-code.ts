@@ -5,8 +5,9 @@ import type { IncomingHttpHeaders } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CorruptZipError, inspectBotCode, type Logger, type TokenSource } from "@rpi-swarming/core";
+import { CorruptZipError, inspectBotCode, type Logger, redactUrl, type TokenSource } from "@rpi-swarming/core";
 import got, { type Request as GotRequest } from "got";
+import { linkSignal } from "./abort-link.js";
 import { BotCodeError } from "./errors.js";
 import { collectYoungGarbage, withYoungGarbageCollected } from "./memory.js";
 import type { SupervisorMetrics } from "./metrics.js";
@@ -26,19 +27,25 @@ export interface BotCodeFetcherOptions {
   readonly metrics: SupervisorMetrics;
   /** Abandon a request that connects, answers or sends nothing for this long. */
   readonly timeoutMs: number;
+  /**
+   * Where downloads are written before the rename into place: outside the bot
+   * directory (the bot deletes unknown entries there) but on its filesystem,
+   * so the rename stays atomic (see dirs.ts).
+   */
+  readonly tempDir: string;
 }
 
 const VERSIONED_PATH = /\/swarming\/api\/v1\/bot\/bot_code\/([0-9a-zA-Z_.-]+)\/?$/;
 const DISK_ERRORS = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EFBIG", "EISDIR", "ENOTDIR"]);
-/** Temp files are named so that the bot's keep-list (`swarming_bot*.zip`) spares them. */
-const TEMP_PREFIX = "swarming_bot.download-";
+/** Prefix of partial downloads (in tempDir; older versions wrote them into the bot dir). */
+export const TEMP_PREFIX = "swarming_bot.download-";
 /** A scavenge after this many bytes received. */
 const GC_EVERY_BYTES = 1024 * 1024;
 
 /**
  * Reads the bot code a Swarming server offers and downloads it into place:
- * streamed to a temp file beside the target, verified (complete zip with
- * __main__.py, digest equal to the server's), then renamed atomically. A
+ * streamed to a temp file in tempDir, verified (complete zip with
+ * __main__.py, version equal to the server's), then renamed atomically. A
  * failed download never touches the target.
  */
 export class BotCodeFetcher {
@@ -52,6 +59,7 @@ export class BotCodeFetcher {
   async latest(signal?: AbortSignal): Promise<LatestBotCode> {
     const url = `${this.opts.server}/bot_code`;
     const headers = await this.headers();
+    const link = linkSignal(signal);
     const res = await new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
       const stream = got.stream(url, {
         headers,
@@ -59,7 +67,7 @@ export class BotCodeFetcher {
         throwHttpErrors: false,
         retry: { limit: 0 },
         timeout: this.timeouts(),
-        signal,
+        signal: link.signal,
       });
       stream.once("response", (r: { statusCode: number; headers: IncomingHttpHeaders }) => {
         resolve({ status: r.statusCode, headers: r.headers });
@@ -67,10 +75,10 @@ export class BotCodeFetcher {
         stream.destroy();
       });
       stream.once("error", (err: Error) => reject(this.requestError(err, url)));
-    });
+    }).finally(() => link.release());
     if (res.status === 301 || res.status === 302 || res.status === 303 || res.status === 307 || res.status === 308) {
       const location = res.headers.location;
-      if (!location) throw new BotCodeError(`${url} redirected without a Location header`, "http_error");
+      if (!location) throw new BotCodeError(`${redactUrl(url)} redirected without a Location header`, "http_error");
       const target = new URL(location, url);
       const digest = VERSIONED_PATH.exec(target.pathname)?.[1] ?? null;
       return { url: target.toString(), digest };
@@ -99,18 +107,19 @@ export class BotCodeFetcher {
     }
   }
 
-  /** Removes temp files a killed supervisor left beside the target. */
+  /** Removes partial downloads a killed supervisor left in tempDir (or, older versions, beside the target). */
   async removeStaleTempFiles(target: string): Promise<void> {
-    const dir = dirname(target);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
-      await unlink(join(dir, name)).catch(() => undefined);
-      this.log.info({ file: name }, "removed a partial download left by an earlier run");
+    for (const dir of new Set([this.opts.tempDir, dirname(target)])) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names.filter((n) => n.startsWith(TEMP_PREFIX))) {
+        await unlink(join(dir, name)).catch(() => undefined);
+        this.log.info({ file: join(dir, name) }, "removed a partial download left by an earlier run");
+      }
     }
   }
 
@@ -121,7 +130,7 @@ export class BotCodeFetcher {
     signal?: AbortSignal,
   ): Promise<string> {
     const headers = await this.headers();
-    const temp = join(dirname(target), `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}.zip`);
+    const temp = join(this.opts.tempDir, `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}.zip`);
     let received = 0;
     let sinceGc = 0;
     let declared: number | null = null;
@@ -139,18 +148,19 @@ export class BotCodeFetcher {
         cb(null, chunk);
       },
     });
+    const link = linkSignal(signal);
     const request: GotRequest = got.stream(url, {
       headers,
       retry: { limit: 0 },
       timeout: this.timeouts(),
       decompress: true,
-      signal,
+      signal: link.signal,
     });
     request.once("response", (r: { headers: IncomingHttpHeaders }) => {
       const len = Number(r.headers["content-length"]);
       if (r.headers["content-encoding"] === undefined && Number.isFinite(len) && len >= 0) declared = len;
     });
-    this.log.info({ url, expectedDigest }, "downloading bot code");
+    this.log.info({ url: redactUrl(url), expectedDigest }, "downloading bot code");
     try {
       try {
         await pipeline(request, counter, createWriteStream(temp, { flags: "wx" }));
@@ -158,13 +168,13 @@ export class BotCodeFetcher {
         throw this.transferError(err as Error, url, received, declared);
       }
       if (declared !== null && received !== declared) {
-        throw new BotCodeError(`${url} sent ${received} of ${declared} bytes`, "truncated");
+        throw new BotCodeError(`${redactUrl(url)} sent ${received} of ${declared} bytes`, "truncated");
       }
       await this.flush(temp);
       const digest = await this.verify(temp, url);
       if (expectedDigest && digest !== expectedDigest) {
         throw new BotCodeError(
-          `bot code from ${url} has digest ${digest}, not the ${expectedDigest} the server announced`,
+          `bot code from ${redactUrl(url)} is version ${digest} (computed from the zip), not version ${expectedDigest} (announced by the server's /bot_code redirect)`,
           "corrupt",
         );
       }
@@ -178,6 +188,8 @@ export class BotCodeFetcher {
       this.log.info({ bytes: received, digest, target: basename(target) }, "bot code in place");
       return digest;
     } finally {
+      link.release();
+      request.destroy();
       await unlink(temp).catch(() => undefined);
     }
   }
@@ -260,19 +272,19 @@ export class BotCodeFetcher {
       const auth = this.opts.tokens.enabled
         ? `the token from ${this.opts.tokens.configPath} was refused`
         : `no token config at ${this.opts.tokens.configPath}, so the request carried no credentials`;
-      return new BotCodeError(`${url} answered HTTP ${status}: ${auth}`, "auth_error");
+      return new BotCodeError(`${redactUrl(url)} answered HTTP ${status}: ${auth}`, "auth_error");
     }
-    return new BotCodeError(`${url} answered HTTP ${status}`, "http_error");
+    return new BotCodeError(`${redactUrl(url)} answered HTTP ${status}`, "http_error");
   }
 
   private requestError(err: Error, url: string): BotCodeError {
     const code = (err as { code?: string }).code ?? "";
     if (err.name === "TimeoutError" || code === "ETIMEDOUT") {
-      return new BotCodeError(`${url} timed out: ${err.message}`, "timeout", { cause: err });
+      return new BotCodeError(`${redactUrl(url)} timed out: ${err.message}`, "timeout", { cause: err });
     }
     const status = (err as { response?: { statusCode?: number } }).response?.statusCode;
     if (err.name === "HTTPError" && status) return this.statusError(status, url);
-    return new BotCodeError(`${url} cannot be fetched: ${err.message}`, "network_error", { cause: err });
+    return new BotCodeError(`${redactUrl(url)} cannot be fetched: ${err.message}`, "network_error", { cause: err });
   }
 
   private transferError(err: Error, url: string, received: number, declared: number | null): BotCodeError {
@@ -285,9 +297,13 @@ export class BotCodeFetcher {
     if (err.name === "ReadError" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET") {
       if (declared === null || received < declared) {
         const of = declared === null ? "" : ` of ${declared}`;
-        return new BotCodeError(`${url} broke off after ${received}${of} bytes: ${err.message}`, "truncated", {
-          cause: err,
-        });
+        return new BotCodeError(
+          `${redactUrl(url)} broke off after ${received}${of} bytes: ${err.message}`,
+          "truncated",
+          {
+            cause: err,
+          },
+        );
       }
     }
     return this.requestError(err, url);

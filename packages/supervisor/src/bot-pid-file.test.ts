@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { createLogger } from "@rpi-swarming/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import {
   stopLeftoverBot,
   writeBotPidFile,
 } from "./bot-pid-file.js";
+import { killSessionNow } from "./bot-session.js";
 
 let dir: string;
 let file: string;
@@ -43,6 +44,22 @@ async function groupLeader(onTerm: "exit" | "ignore"): Promise<{ pid: number; ch
   return { pid: p.pid as number, childPid };
 }
 
+const SESSION_BOT = resolve(import.meta.dirname, "__fixtures__/session_bot.py");
+
+/** The fixture bot (own session, its task runner, run_isolated and command each in a group of its own). */
+async function sessionBot(env: Record<string, string> = {}) {
+  const p = spawn("python3", [SESSION_BOT], {
+    detached: true,
+    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
+  started.push(p);
+  const layout = await new Promise<{ bot: number; task_runner: number; run_isolated: number; command: number }>((r) =>
+    p.stdout?.once("data", (c: Buffer) => r(JSON.parse(c.toString().split("\n")[0] as string))),
+  );
+  return { ...layout, task: [layout.task_runner, layout.run_isolated, layout.command].sort() };
+}
+
 function running(pid: number): boolean {
   const s = readProcStat(pid);
   return s !== null && s.state !== "Z";
@@ -55,6 +72,8 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const p of started.splice(0)) {
+    // A failed test may leave task processes in groups of their own: the whole session goes.
+    killSessionNow(p.pid as number);
     try {
       process.kill(-(p.pid as number), "SIGKILL");
     } catch {
@@ -69,7 +88,11 @@ describe("bot.pid", () => {
     const { pid } = await groupLeader("exit");
     const record = writeBotPidFile(file, pid);
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    expect(record).toEqual({ pgid: pid, startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] });
+    expect(record).toEqual({
+      pgid: pid,
+      startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19],
+      pidNs: readlinkSync("/proc/self/ns/pid"),
+    });
     expect(readBotPidFile(file)).toEqual(record);
     expect(leaderAlive(record as NonNullable<typeof record>)).toBe(true);
     removeBotPidFile(file, pid + 1);
@@ -89,9 +112,9 @@ describe("bot.pid", () => {
 
 describe("stopLeftoverBot", () => {
   it("does nothing without a file and removes a garbage one", async () => {
-    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false });
+    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false, swept: [] });
     writeFileSync(file, "garbage");
-    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false });
+    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false, swept: [] });
     expect(existsSync(file)).toBe(false);
   });
 
@@ -99,7 +122,7 @@ describe("stopLeftoverBot", () => {
     const { pid, childPid } = await groupLeader("exit");
     const real = writeBotPidFile(file, pid);
     writeFileSync(file, JSON.stringify({ pgid: pid, startTime: String(Number(real?.startTime) - 1) }));
-    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false });
+    expect(await stopLeftoverBot(file, 1000, logger())).toEqual({ found: false, killed: false, swept: [] });
     expect(running(pid)).toBe(true);
     expect(running(childPid)).toBe(true);
     expect(existsSync(file)).toBe(false);
@@ -110,7 +133,10 @@ describe("stopLeftoverBot", () => {
     const { pid, childPid } = await groupLeader("exit");
     writeBotPidFile(file, pid);
     const t0 = Date.now();
-    expect(await stopLeftoverBot(file, 10_000, logger())).toEqual({ found: true, killed: false });
+    const r = await stopLeftoverBot(file, 10_000, logger());
+    expect(r).toMatchObject({ found: true, killed: false });
+    // Its child outlived it: killed with the rest of its session.
+    expect(r.swept.map((p) => p.pid)).toEqual([childPid]);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(running(pid)).toBe(false);
     await waitFor(() => !running(childPid));
@@ -123,10 +149,54 @@ describe("stopLeftoverBot", () => {
     const { pid, childPid } = await groupLeader("ignore");
     writeBotPidFile(file, pid);
     const t0 = Date.now();
-    expect(await stopLeftoverBot(file, 500, logger())).toEqual({ found: true, killed: true });
+    expect(await stopLeftoverBot(file, 500, logger())).toMatchObject({ found: true, killed: true });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
     expect(running(pid)).toBe(false);
     await waitFor(() => !running(childPid));
+    expect(existsSync(file)).toBe(false);
+  });
+});
+
+describe("stopLeftoverBot and the bot's session", () => {
+  it("a left-over bot still finishing its task when the grace runs out: its whole session is killed, the task is cut", async () => {
+    const l = await sessionBot();
+    writeBotPidFile(file, l.bot);
+    const r = await stopLeftoverBot(file, 500, logger());
+    expect(r).toMatchObject({ found: true, killed: true });
+    expect(r.swept.map((p) => p.pid).sort()).toEqual(l.task);
+    for (const pid of [l.bot, ...l.task]) expect(running(pid)).toBe(false);
+    const warn = records.find((x) => String(x.msg).startsWith("shutdown grace ran out for the left-over bot"));
+    expect(warn).toMatchObject({ level: 40, pgid: l.bot });
+  });
+
+  it("a left-over bot that finishes its task within the grace: nothing is cut", async () => {
+    const l = await sessionBot({ SESSION_BOT_TASK_SECONDS: "1.5" });
+    writeBotPidFile(file, l.bot);
+    expect(await stopLeftoverBot(file, 30_000, logger())).toMatchObject({ found: true, killed: false, swept: [] });
+    expect(records.some((x) => x.msg === "the left-over bot stopped")).toBe(true);
+  });
+
+  it("a record of another pid namespace (a restarted container) names no process here: nothing is touched", async () => {
+    const l = await sessionBot();
+    const real = writeBotPidFile(file, l.bot);
+    writeFileSync(file, JSON.stringify({ ...real, pidNs: "pid:[1]" }));
+    expect(await stopLeftoverBot(file, 500, logger())).toEqual({ found: false, killed: false, swept: [] });
+    for (const pid of [l.bot, ...l.task]) expect(running(pid)).toBe(true);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("a left-over bot that is gone while its task processes run on: they are killed", async () => {
+    const l = await sessionBot();
+    writeBotPidFile(file, l.bot);
+    process.kill(l.bot, "SIGKILL");
+    await waitFor(() => !running(l.bot));
+    const r = await stopLeftoverBot(file, 30_000, logger());
+    expect(r).toMatchObject({ found: false, killed: false });
+    expect(r.swept.map((p) => p.pid).sort()).toEqual(l.task);
+    for (const pid of l.task) expect(running(pid)).toBe(false);
+    expect(records.some((x) => String(x.msg).startsWith("processes of a previous bot's session outlived it"))).toBe(
+      true,
+    );
     expect(existsSync(file)).toBe(false);
   });
 });

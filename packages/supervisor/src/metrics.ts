@@ -12,6 +12,9 @@ export type DownloadResult =
   | "corrupt"
   | "disk_error";
 export type UpdateCheckResult = "unchanged" | "changed" | "error";
+/** Why processes of a task were killed (rpi_swarming_bot_tasks_cut_total). */
+export type TaskCutReason = "grace_expired" | "bot_exit" | "leftover";
+export type StopOutcome = "exited" | "killed";
 
 const RESTART_REASONS: readonly RestartReason[] = ["exit", "signal", "reboot_request", "update"];
 const DOWNLOAD_RESULTS: readonly DownloadResult[] = [
@@ -25,6 +28,7 @@ const DOWNLOAD_RESULTS: readonly DownloadResult[] = [
   "disk_error",
 ];
 const CHECK_RESULTS: readonly UpdateCheckResult[] = ["unchanged", "changed", "error"];
+const CUT_REASONS: readonly TaskCutReason[] = ["grace_expired", "bot_exit", "leftover"];
 
 /** The supervisor's metrics (docs/metrics.md, section Supervisor). */
 export class SupervisorMetrics {
@@ -36,7 +40,9 @@ export class SupervisorMetrics {
   readonly downloadDuration: Histogram;
   readonly downloadBytes: Counter;
   readonly updateChecks: Counter<"result">;
-  readonly botCodeInfo: Gauge<"version">;
+  readonly botCodeInfo: Gauge<"version" | "running_version" | "server_version">;
+  readonly tasksCut: Counter<"reason">;
+  readonly stopDuration: Histogram<"outcome">;
 
   constructor(readonly registry: Registry) {
     const p = METRIC_PREFIX;
@@ -83,8 +89,21 @@ export class SupervisorMetrics {
     });
     this.botCodeInfo = new Gauge({
       name: `${p}bot_code_info`,
-      help: "version digest of the bot code in place",
-      labelNames: ["version"],
+      help: "bot code versions: version = swarming_bot.zip on disk, running_version = what the bot's hooks last reported, server_version = what the server announces (unknown until known)",
+      labelNames: ["version", "running_version", "server_version"],
+      registers,
+    });
+    this.tasksCut = new Counter({
+      name: `${p}bot_tasks_cut_total`,
+      help: "times processes of the bot's session (its task) were killed: the shutdown grace ran out, the bot died during a task, or a previous bot's session was left running",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.stopDuration = new Histogram({
+      name: `${p}bot_stop_duration_seconds`,
+      help: "time from SIGTERM to the bot's exit; outcome killed: the shutdown grace ran out",
+      labelNames: ["outcome"],
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
       registers,
     });
     this.botUp.set(0);
@@ -92,10 +111,16 @@ export class SupervisorMetrics {
     for (const reason of RESTART_REASONS) this.restarts.inc({ reason }, 0);
     for (const result of DOWNLOAD_RESULTS) this.downloads.inc({ result }, 0);
     for (const result of CHECK_RESULTS) this.updateChecks.inc({ result }, 0);
+    for (const reason of CUT_REASONS) this.tasksCut.inc({ reason }, 0);
   }
 
-  setBotCodeVersion(version: string): void {
+  /** One series naming the three versions; null = not known (yet). */
+  setBotCodeVersions(v: { disk: string | null; running: string | null; server: string | null }): void {
     this.botCodeInfo.reset();
-    this.botCodeInfo.set({ version }, 1);
+    if (v.disk === null) return;
+    this.botCodeInfo.set(
+      { version: v.disk, running_version: v.running ?? "unknown", server_version: v.server ?? "unknown" },
+      1,
+    );
   }
 }

@@ -22,7 +22,12 @@ export const supervisorSettings = {
   sharedDir: setting(
     "string",
     z.string().min(1).default("/b/shared"),
-    "directory outside the bot dir for the supervisor lock and reboot requests",
+    "directory outside the bot dir for the bot's pid record and reboot requests (the supervisor lock is <botDir>.lock)",
+  ),
+  botCodeDir: setting(
+    "string",
+    z.string().min(1).optional(),
+    "directory for partial downloads and the last verified bot code: outside the bot dir, on its filesystem and mount so the rename into it is atomic (default: bot-code beside the bot dir)",
   ),
   python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
   tokenConfig: setting(
@@ -66,7 +71,7 @@ export const supervisorSettings = {
   shutdownGraceSeconds: setting(
     "number",
     seconds(600),
-    "on SIGTERM, time the bot gets to finish its task before its process group is SIGKILLed",
+    "on SIGTERM, time the bot gets to finish its running task before every process of its session is SIGKILLed (the task is cut); must cover the longest task",
   ),
   sudoDir: setting(
     "string",

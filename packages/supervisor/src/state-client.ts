@@ -3,12 +3,17 @@ import got from "got";
 import { z } from "zod";
 
 const statusSchema = z.object({
-  task_running: z.boolean(),
+  // "unknown": the state server cannot tell (e.g. it restarted and no hook has reported since).
+  task_running: z.union([z.boolean(), z.literal("unknown")]),
   bot_version: z.string().nullable().optional(),
 });
 
+/** What the state server knows; `unknown` means it cannot tell, never "idle". */
+export type TaskState = "running" | "idle" | "unknown";
+
 export interface StateServerStatus {
-  readonly taskRunning: boolean;
+  readonly task: TaskState;
+  /** The bot code version the bot's hooks last reported; null when unknown. */
   readonly botVersion: string | null;
 }
 
@@ -29,8 +34,15 @@ export class StateServerClient {
       throw new UpstreamError(`state server ${url} cannot be asked: ${(err as Error).message}`, { cause: err });
     }
     const parsed = statusSchema.safeParse(body);
-    if (!parsed.success) throw new UpstreamError(`state server ${url} answered without a boolean task_running`);
-    return { taskRunning: parsed.data.task_running, botVersion: parsed.data.bot_version ?? null };
+    if (!parsed.success)
+      throw new UpstreamError(`state server ${url} answered without task_running (true, false or "unknown")`);
+    const t = parsed.data.task_running;
+    const v = parsed.data.bot_version;
+    return {
+      task: t === "unknown" ? "unknown" : t ? "running" : "idle",
+      // Older state servers said null before the first report: unknown as well.
+      botVersion: v === undefined || v === null || v === "unknown" ? null : v,
+    };
   }
 
   /** POST /reboot_device: asks the state server to reboot the device (it refuses while a task runs). */

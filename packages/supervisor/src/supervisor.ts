@@ -1,27 +1,30 @@
-import { mkdir } from "node:fs/promises";
 import type { Server } from "node:http";
 import { join } from "node:path";
-import { closeServer, createMetricsRegistry, type Logger, TokenSource } from "@rpi-swarming/core";
+import { closeServer, createMetricsRegistry, type Logger, redactUrl, TokenSource } from "@rpi-swarming/core";
 import cron, { type ScheduledTask } from "node-cron";
 import { Backoff, sleep } from "./backoff.js";
 import { BotCodeFetcher } from "./bot-code.js";
+import { BOT_ZIP, BotCodeStore } from "./bot-code-store.js";
 import { removeBotPidFile, stopLeftoverBot, writeBotPidFile } from "./bot-pid-file.js";
 import { BotProcess } from "./bot-process.js";
+import { BotStopReport } from "./bot-stop.js";
+import { botCodeDirOf, checkDirectories } from "./dirs.js";
 import { BotCodeError } from "./errors.js";
 import { startHealthServer } from "./health-server.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { type RestartReason, SupervisorMetrics } from "./metrics.js";
 import { type RebootRequest, RebootRequestWatcher } from "./reboot-requests.js";
 import type { SupervisorConfig } from "./settings.js";
-import { StateServerClient } from "./state-client.js";
+import { StateServerClient, type StateServerStatus } from "./state-client.js";
 
-export const BOT_ZIP = "swarming_bot.zip";
-export const LOCK_FILE = "supervisor.lock";
+export { BOT_ZIP };
 export const REBOOT_REQUEST_FILE = "reboot-requests";
 export const BOT_PID_FILE = "bot.pid";
 
 /** How often an update restart asks the state server whether the task has ended. */
 const IDLE_POLL_MS = 5_000;
+/** How often the running version and task state are read for /metrics and /healthz. */
+const STATUS_POLL_MS = 10_000;
 
 /**
  * Keeps one Swarming bot running from a bot directory: fetches and verifies
@@ -34,6 +37,7 @@ export class Supervisor {
   private readonly tokens: TokenSource;
   private readonly fetcher: BotCodeFetcher;
   private readonly state: StateServerClient;
+  private readonly store: BotCodeStore;
   private readonly zipPath: string;
   private readonly rebootFile: string;
   private readonly botPidFile: string;
@@ -42,8 +46,19 @@ export class Supervisor {
   private readonly stopping = new AbortController();
   private readonly restartBackoff: Backoff;
   private bot: BotProcess | null = null;
-  /** Digest of the verified zip in place; null until there is one. */
+  /** Version of the verified swarming_bot.zip in place; null until there is one. */
   private digest: string | null = null;
+  /** The version the server announced at the last update check; null until one succeeded. */
+  private serverVersion: string | null = null;
+  /** What the state server said at the last ask; null when it could not be asked. */
+  private lastStatus: StateServerStatus | null = null;
+  /** The version the bot's hooks last reported (kept while the state server cannot tell). */
+  private runningVersion: string | null = null;
+  /** The version of swarming_bot.zip when the current bot started. */
+  private startedVersion: string | null = null;
+  /** When serverVersion and runningVersion last changed: the newer news wins a restart. */
+  private serverVersionSince = 0;
+  private runningVersionSince = 0;
   /** Set before the supervisor itself stops the bot, so its exit is counted under this reason. */
   private pendingReason: RestartReason | null = null;
   /** Wakes the restart loop early (code arrived, update or reboot restart). */
@@ -57,6 +72,7 @@ export class Supervisor {
   private resolveCodeReady: () => void = () => undefined;
   private healthUrl: string | null = null;
   private readonly watcher: RebootRequestWatcher;
+  private readonly stopReport: BotStopReport;
 
   constructor(
     private readonly config: SupervisorConfig,
@@ -72,8 +88,16 @@ export class Supervisor {
       log: rootLog,
       metrics: this.metrics,
       timeoutMs: config.downloadTimeoutSeconds * 1000,
+      tempDir: botCodeDirOf(config),
+    });
+    this.store = new BotCodeStore({
+      botDir: config.botDir,
+      codeDir: botCodeDirOf(config),
+      verify: (path) => this.fetcher.verify(path),
+      log: this.log,
     });
     this.state = new StateServerClient(config.stateServerUrl);
+    this.stopReport = new BotStopReport(this.log, this.metrics, this.state);
     this.zipPath = join(config.botDir, BOT_ZIP);
     this.rebootFile = join(config.sharedDir, REBOOT_REQUEST_FILE);
     this.botPidFile = join(config.sharedDir, BOT_PID_FILE);
@@ -87,6 +111,11 @@ export class Supervisor {
     });
   }
 
+  /** Aborts when the supervisor shuts down (for diagnostics and tests: nothing may pile up on it). */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
   /** The bound /metrics address once run() has started it. */
   get metricsUrl(): string | null {
     return this.healthUrl;
@@ -95,15 +124,22 @@ export class Supervisor {
   /** Runs until `stop` resolves; resolves with the process exit code. Throws LockedError/ConfigError. */
   async run(stop: Promise<unknown>): Promise<number> {
     const c = this.config;
-    await mkdir(c.sharedDir, { recursive: true });
-    await mkdir(c.botDir, { recursive: true });
-    const lock: HeldLock = acquireLock(join(c.sharedDir, LOCK_FILE), `bot directory ${c.botDir}`);
+    // ConfigError (exit 2) for a shared or bot code dir inside the bot dir, or code on another filesystem.
+    await checkDirectories(c.botDir, c.sharedDir, botCodeDirOf(c));
+    // Keyed on the bot dir (beside it), so another --shared-dir cannot start a second bot there.
+    const lock: HeldLock = await acquireLock(c.botDir, `bot directory ${c.botDir}`, {
+      onLost: (message) => this.log.error({ message }, "lost the supervisor lock"),
+      onWait: (message) => this.log.info({ message }, "waiting for the supervisor lock"),
+    });
     if (lock.tookOverFrom !== null)
       this.log.warn({ lock: lock.path, deadPid: lock.tookOverFrom }, "took over a stale lock");
     // In the background, so /healthz answers during the grace period.
-    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log);
+    this.leftoverStopped = stopLeftoverBot(this.botPidFile, c.shutdownGraceSeconds * 1000, this.log).then((r) =>
+      this.stopReport.leftover(r),
+    );
     let server: Server | null = null;
     let task: ScheduledTask | null = null;
+    let statusTimer: NodeJS.Timeout | undefined;
     const watcher = this.watcher;
     try {
       await this.tokens.start();
@@ -112,27 +148,35 @@ export class Supervisor {
         port: c.metricsPort,
         registry: this.metrics.registry,
         log: this.log,
-        summary: () => ({ bot_running: this.bot?.running ?? false, bot_code_version: this.digest }),
+        summary: () => ({
+          bot_running: this.bot?.running ?? false,
+          bot_code_version: this.digest,
+          bot_running_version: this.lastStatus?.botVersion ?? null,
+          server_bot_version: this.serverVersion,
+          task: this.lastStatus?.task ?? "unknown",
+        }),
       });
       server = health.server;
       this.healthUrl = health.url;
       this.log.info(
-        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: c.swarmingServer, botId: c.botId },
+        { metrics: `${health.url}/metrics`, botDir: c.botDir, server: redactUrl(c.swarmingServer), botId: c.botId },
         "supervisor started",
       );
       await watcher.start();
       await this.fetcher.removeStaleTempFiles(this.zipPath);
 
-      this.digest = await this.fetcher.cachedDigest(this.zipPath);
+      // A half-written swarming_bot.zip is checked again, and replaced from the verified copy if bad.
+      this.digest = await this.store.prepareStart([]);
       if (this.digest) {
         this.log.info({ version: this.digest }, "starting from the cached bot code");
-        this.metrics.setBotCodeVersion(this.digest);
+        this.publishVersions();
         this.resolveCodeReady();
         // Catch up with the server in the background; the bot does not wait for it.
         void this.checkForUpdate("start");
       } else {
         void this.bootstrap();
       }
+      statusTimer = setInterval(() => void this.readStatus(), STATUS_POLL_MS);
       task = cron.schedule(c.updateSchedule, () => this.checkForUpdate("schedule"), {
         name: "bot-code-update-check",
         noOverlap: true,
@@ -151,10 +195,11 @@ export class Supervisor {
       return 0;
     } finally {
       this.stopping.abort();
+      clearInterval(statusTimer);
       if (task) await task.destroy();
       watcher.stop();
       if (this.bot) {
-        this.bot.killGroup();
+        this.bot.killSessionNow();
         if (this.bot.pid !== undefined) removeBotPidFile(this.botPidFile, this.bot.pid);
       }
       this.tokens.stop();
@@ -187,6 +232,8 @@ export class Supervisor {
           throw err;
         });
         const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        this.setServerVersion(latest.digest);
+        await this.store.keepVerified(this.zipPath, digest);
         this.codeArrived(digest);
         return;
       } catch (err) {
@@ -203,8 +250,71 @@ export class Supervisor {
 
   private codeArrived(digest: string): void {
     this.digest = digest;
-    this.metrics.setBotCodeVersion(digest);
+    this.publishVersions();
     this.resolveCodeReady();
+  }
+
+  private setServerVersion(version: string | null): void {
+    if (version === null || version === this.serverVersion) return;
+    this.serverVersion = version;
+    this.serverVersionSince = Date.now();
+  }
+
+  private publishVersions(): void {
+    this.metrics.setBotCodeVersions({
+      disk: this.digest,
+      running: this.lastStatus?.botVersion ?? null,
+      server: this.serverVersion,
+    });
+  }
+
+  /** Asks the state server; never throws (null when it cannot be asked). */
+  private async readStatus(): Promise<StateServerStatus | null> {
+    let status: StateServerStatus | null = null;
+    try {
+      status = await this.state.status();
+    } catch (err) {
+      this.log.debug({ message: (err as Error).message }, "cannot ask the state server");
+    }
+    this.lastStatus = status;
+    if (status?.botVersion && status.botVersion !== this.runningVersion) {
+      this.log.info({ version: status.botVersion, previous: this.runningVersion }, "the bot reports a version");
+      this.runningVersion = status.botVersion;
+      this.runningVersionSince = Date.now();
+    }
+    this.publishVersions();
+    return status;
+  }
+
+  /**
+   * Before a restart: swarming_bot.zip becomes the newest verified code (the
+   * server's version or the one the bot last ran, e.g. from the bot's own
+   * .1/.2 zip after a self-update), else stays, else comes from the verified copy.
+   */
+  private async prepareRestart(): Promise<boolean> {
+    await this.readStatus();
+    // A bot that updated itself after our last check knows a newer server version than we do.
+    const prefer =
+      this.runningVersionSince > this.serverVersionSince
+        ? [this.runningVersion, this.serverVersion]
+        : [this.serverVersion, this.runningVersion];
+    const version = await this.store.prepareStart(prefer);
+    if (version) {
+      if (version !== this.digest) this.log.info({ from: this.digest, to: version }, "restarting on newer bot code");
+      this.digest = version;
+      this.publishVersions();
+      return true;
+    }
+    this.log.error({ file: this.zipPath }, "no usable bot code left: downloading it again");
+    this.digest = null;
+    this.publishVersions();
+    this.codeReady = new Promise((r) => {
+      this.resolveCodeReady = r;
+    });
+    void this.bootstrap();
+    const signal = this.stopping.signal;
+    await Promise.race([this.codeReady, new Promise((r) => signal.addEventListener("abort", r, { once: true }))]);
+    return !signal.aborted;
   }
 
   /** Starts the bot, waits for it to exit, starts it again after a backoff; ends on shutdown. */
@@ -215,7 +325,8 @@ export class Supervisor {
     while (!signal.aborted) {
       const bot = this.startBot();
       const exit = await bot.exited;
-      // Its group is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
+      this.stopReport.exitedWithOrphans(exit, bot.pid);
+      // Its session is gone (BotProcess kills it on exit): nothing for a later supervisor to stop.
       if (bot.pid !== undefined) removeBotPidFile(this.botPidFile, bot.pid);
       this.bot = null;
       this.metrics.botUp.set(0);
@@ -239,11 +350,15 @@ export class Supervisor {
         "bot exited",
       );
       if (this.restartHold) await this.restartHold;
+      // Chosen during the backoff, so the restart is not later for it.
+      const prepared = this.prepareRestart();
       if (delay > 0) {
         this.wake = new AbortController();
         await sleep(delay, AbortSignal.any([signal, this.wake.signal]));
       }
-      if (signal.aborted) return;
+      if (!(await prepared) || signal.aborted) return;
+      // Woken for new code that arrived during the wait: choose again, the newest is wanted.
+      if (this.pendingReason === "update" && !(await this.prepareRestart())) return;
       this.metrics.restarts.inc({ reason: this.pendingReason ?? reason });
       this.pendingReason = null;
     }
@@ -261,6 +376,7 @@ export class Supervisor {
       log: this.log.child({ component: "bot" }),
     });
     this.bot = bot;
+    this.startedVersion = this.digest;
     if (bot.pid !== undefined) {
       try {
         writeBotPidFile(this.botPidFile, bot.pid);
@@ -280,9 +396,9 @@ export class Supervisor {
     if (!bot?.running) return;
     const graceMs = this.config.shutdownGraceSeconds * 1000;
     this.log.info({ pid: bot.pid, graceSeconds: this.config.shutdownGraceSeconds }, "stopping the bot");
-    const { exit, killed } = await bot.terminate(graceMs);
-    if (killed) this.log.warn({ pid: bot.pid }, "bot ignored SIGTERM for the grace period: killed its process group");
-    else this.log.info({ code: exit.code, signal: exit.signal }, "bot stopped");
+    const taskRunning = this.stopReport.taskRunning();
+    const { exit } = await bot.terminate(graceMs);
+    this.stopReport.stopped(exit, graceMs, await taskRunning, bot.pid);
   }
 
   private async pollRebootRequests(): Promise<void> {
@@ -315,24 +431,49 @@ export class Supervisor {
     if (this.bot?.running) void this.stopBot();
   }
 
-  /** One update check: compares the server's digest with ours; downloads and schedules a restart on change. */
-  private async checkForUpdate(why: "start" | "schedule"): Promise<void> {
+  /**
+   * One update check (also public for tests): asks /bot_code for the
+   * server's version; when swarming_bot.zip already is that version it is a
+   * no-op (no download, no restart). Otherwise the code comes from a local
+   * verified copy (the bot may have downloaded it itself) or is downloaded,
+   * and a restart is owed only if the bot does not run it already.
+   */
+  async checkForUpdate(why: "start" | "schedule"): Promise<void> {
     const signal = this.stopping.signal;
     if (signal.aborted) return;
+    if (this.digest === null) {
+      // The bootstrap download is under way; a second one alongside would only fetch the same zip again.
+      this.log.debug({ why }, "no bot code in place yet: update check skipped");
+      return;
+    }
     try {
       const latest = await this.fetcher.latest(signal);
-      if (latest.digest !== null && latest.digest === this.digest) {
+      this.setServerVersion(latest.digest);
+      await this.readStatus();
+      const disk = await this.store.check(this.zipPath);
+      if (latest.digest !== null && disk.state === "ok" && disk.digest === latest.digest) {
         this.metrics.updateChecks.inc({ result: "unchanged" });
+        if (disk.digest !== this.digest) {
+          // The bot replaced swarming_bot.zip with the code it updated itself to.
+          this.log.info({ from: this.digest, to: disk.digest }, "the bot code on disk changed (the bot's own update)");
+          this.codeArrived(disk.digest);
+        }
+        await this.store.keepVerified(this.zipPath, disk.digest);
         this.log.debug({ why, version: latest.digest }, "bot code unchanged");
       } else {
-        const digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        const local = latest.digest === null ? null : await this.store.findLocal(latest.digest);
+        let digest: string;
+        if (local !== null && latest.digest !== null && (await this.store.install(local, latest.digest))) {
+          digest = latest.digest;
+        } else {
+          digest = await this.fetcher.download(latest.url, this.zipPath, latest.digest, signal);
+        }
+        await this.store.keepVerified(this.zipPath, digest);
         const changed = digest !== this.digest;
         this.metrics.updateChecks.inc({ result: changed ? "changed" : "unchanged" });
         if (changed) {
           this.log.info({ why, from: this.digest, to: digest }, "new bot code in place");
-          const hadCode = this.digest !== null;
           this.codeArrived(digest);
-          if (hadCode) this.owedUpdate = digest;
         }
       }
     } catch (err) {
@@ -343,6 +484,16 @@ export class Supervisor {
         "update check failed",
       );
     }
+    const want = this.serverVersion ?? this.digest;
+    // What the bot runs: its own report, else (state server cannot tell) the code it was started from.
+    const runs = this.lastStatus?.botVersion ?? this.startedVersion;
+    if (want !== null && runs === want) {
+      // Never restart a bot that already runs the server's current version.
+      if (this.owedUpdate) this.log.info({ version: want }, "bot updated itself");
+      this.owedUpdate = null;
+    } else if (want !== null && this.bot?.running) {
+      this.owedUpdate = want;
+    }
     if (this.owedUpdate && !this.updateWatch) {
       this.updateWatch = this.restartForUpdate().finally(() => {
         this.updateWatch = null;
@@ -352,8 +503,9 @@ export class Supervisor {
 
   /**
    * After new code arrived: give the bot updateGraceSeconds to update itself;
-   * if it still reports another version (or is not running), restart it once
-   * no task runs, waiting at most idleWaitMaxSeconds.
+   * if it still reports another version, restart it once no task runs,
+   * waiting at most idleWaitMaxSeconds. While the state server cannot tell
+   * (task or version unknown) the bot is not restarted.
    */
   private async restartForUpdate(): Promise<void> {
     const c = this.config;
@@ -370,29 +522,31 @@ export class Supervisor {
       return;
     }
     const deadline = Date.now() + c.idleWaitMaxSeconds * 1000;
-    let loggedWait = false;
+    let loggedWait = "";
     while (!signal.aborted && this.owedUpdate === want) {
-      let status: Awaited<ReturnType<StateServerClient["status"]>> | null = null;
-      try {
-        status = await this.state.status();
-      } catch (err) {
-        this.log.warn({ message: (err as Error).message }, "cannot tell whether a task runs: not restarting yet");
-      }
+      const status = await this.readStatus();
       if (status?.botVersion === want) {
         this.log.info({ version: want }, "bot updated itself");
         this.owedUpdate = null;
         return;
       }
-      if (status && !status.taskRunning) {
+      if (status?.task === "idle" && status.botVersion !== null) {
         this.log.info({ reported: status.botVersion, want }, "bot runs old code and is idle: restarting it");
         this.owedUpdate = null;
         this.pendingReason = "update";
         await this.stopBot();
         return;
       }
-      if (status && !loggedWait) {
-        this.log.info({ maxWaitSeconds: c.idleWaitMaxSeconds }, "bot runs old code; waiting for its task to end");
-        loggedWait = true;
+      const wait = status?.task === "running" ? "task" : "unknown";
+      if (wait !== loggedWait) {
+        if (wait === "task")
+          this.log.info({ maxWaitSeconds: c.idleWaitMaxSeconds }, "bot runs old code; waiting for its task to end");
+        else
+          this.log.warn(
+            { task: status?.task ?? "unknown", reported: status?.botVersion ?? null, want },
+            "cannot tell whether a task runs or which version the bot runs: not restarting yet",
+          );
+        loggedWait = wait;
       }
       if (Date.now() >= deadline) {
         this.log.warn({ want }, "bot stayed busy: update restart postponed to the next check");

@@ -50,7 +50,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return r.data;
 }
 
-/** The bot API of a Swarming server, as the real bot uses it (docs swarming-bot.md). */
+/** The bot API of a Swarming server, as the real bot uses it (docs/swarming-bot.md). */
 export function botApiRouter(c: BotApiContext): Router {
   const router = new Router();
   const { store } = c;

@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
 import { botCodeDigest, InvalidInputError } from "@rpi-swarming/core";
 import type Koa from "koa";
 import type { DoubleStore } from "./store.js";
@@ -51,6 +52,19 @@ export async function applyRequestFault(
   return false;
 }
 
+/** Waits for "drain" or "close", then takes both listeners off (one per drain would pile up on a slow client). */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.removeListener("drain", done);
+      res.removeListener("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
 /** Serves a published zip, honouring the body faults (truncate, not-zip, slow). Returns bytes sent. */
 export async function serveZip(ctx: Koa.Context, code: PublishedBotCode, fault: BotCodeFault | null): Promise<number> {
   if (fault?.mode === "not-zip") {
@@ -75,12 +89,7 @@ export async function serveZip(ctx: Koa.Context, code: PublishedBotCode, fault: 
       if (rate) await new Promise((r) => setTimeout(r, (chunk.length / rate) * 1000));
       if (res.destroyed) break;
       const piece = sent + chunk.length > limit ? chunk.subarray(0, limit - sent) : chunk;
-      if (piece.length > 0 && !res.write(piece)) {
-        await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
-        });
-      }
+      if (piece.length > 0 && !res.write(piece)) await drainOrClose(res);
       sent += piece.length;
       if (sent >= limit) break;
     }

@@ -3,7 +3,7 @@ import type { Dimensions } from "./types.js";
 const KEY = /^[a-zA-Z\-_.][0-9a-zA-Z\-_.]*$/;
 
 /**
- * The Swarming server's dimension rules (see docs swarming-bot.md). Returns
+ * The Swarming server's dimension rules (see docs/swarming-bot.md). Returns
  * one message per broken rule; empty when the dimensions are valid.
  */
 export function dimensionProblems(dims: unknown): string[] {

@@ -81,7 +81,16 @@ describe("swarming double bot API", () => {
     };
     expect(run).toMatchObject({
       cmd: "run",
-      manifest: { task_id: "t1", command: ["python3", "-c", expect.any(String)] },
+      manifest: {
+        task_id: "t1",
+        bot_id: "bot-a",
+        command: ["python3", "-c", expect.any(String)],
+        // Every key the real task runner requires.
+        bot_dimensions: { id: ["bot-a"], pool: ["p"] },
+        hard_timeout: 3600,
+        io_timeout: 1200,
+        grace_period: 30,
+      },
     });
     const upd = await post(`${BOT_API}/task_update/t1`, {
       id: "bot-a",

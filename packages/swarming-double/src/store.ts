@@ -110,6 +110,7 @@ export class DoubleStore extends EventEmitter {
         firstSeen: now,
         lastSeen: now,
         handshakes: 0,
+        handshakeAttributes: undefined,
         polls: 0,
         versions: [],
         lastCommand: undefined,
@@ -146,6 +147,11 @@ export class DoubleStore extends EventEmitter {
   handshake(id: string, attrs: BotAttributes, userAgent: string | undefined): BotRecord {
     const bot = this.touch(id, attrs, userAgent);
     bot.handshakes += 1;
+    bot.handshakeAttributes = structuredClone({
+      dimensions: attrs.dimensions,
+      state: attrs.state,
+      version: attrs.version,
+    });
     bot.session = randomBytes(16).toString("hex");
     this.changed();
     return bot;
@@ -216,6 +222,8 @@ export class DoubleStore extends EventEmitter {
           manifest: {
             task_id: taskId,
             bot_id: bot.id,
+            // The real task runner refuses a manifest without it.
+            bot_dimensions: bot.dimensions,
             command,
             env: c.env ?? {},
             dimensions: c.dimensions ?? { pool: bot.dimensions.pool ?? [] },

@@ -59,6 +59,8 @@ export interface BotRecord {
   firstSeen: string;
   lastSeen: string;
   handshakes: number;
+  /** What the last handshake body carried (the attributes before the first poll). */
+  handshakeAttributes: { dimensions: Dimensions; state: Record<string, unknown>; version: string } | undefined;
   polls: number;
   /** Versions in the order the bot reported them (consecutive duplicates dropped). */
   versions: string[];

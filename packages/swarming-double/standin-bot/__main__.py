@@ -1,6 +1,6 @@
 # rpi-swarming stand-in for the LUCI Swarming bot (tests and the demo only).
 # Written for this project from the documented behaviour of the real bot
-# (docs: swarming-bot.md); it shares no code with luci-py.
+# (docs/swarming-bot.md); it shares no code with luci-py.
 """Entry point: python3 swarming_bot.zip <command>."""
 
 import os

@@ -19,7 +19,7 @@ REPO_ROOT = HOOKS_DIR.parent.parent
 
 
 class FakeBot:
-    """The attributes and methods the real bot's `bot` object offers hooks (swarming-bot.md)."""
+    """The attributes and methods the real bot's `bot` object offers hooks (docs/swarming-bot.md)."""
 
     def __init__(self, bot_id="skia-rpi2-001", base_dir="/b/s", config_dir="/etc/swarming_config"):
         self.id = bot_id

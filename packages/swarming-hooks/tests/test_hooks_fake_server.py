@@ -1,6 +1,7 @@
 """bot_config.py against a small local HTTP server that answers like (or unlike) the state server."""
 
 import json
+import logging
 import sys
 import time
 import types
@@ -173,14 +174,59 @@ def test_auth_default_token_config_is_in_bot_config_dir(load_hooks, fake_server,
     assert headers == {"Authorization": "Bearer t"}
 
 
-def test_auth_raises_when_nothing_works_so_the_bot_retries(load_hooks, fake_server, dead_url, bot, tmp_path, monkeypatch):
+def test_auth_without_state_server_or_token_config_answers_no_headers_yet_and_never_raises(
+    load_hooks, dead_url, bot, caplog, monkeypatch
+):
+    monkeypatch.setenv("RPI_SWARMING_AUTH_RETRY_SECONDS", "30")
     hooks = load_hooks(dead_url)
-    with pytest.raises(hooks.TokenError, match="cannot be read"):
+    caplog.set_level(logging.DEBUG, logger="rpi_swarming.bot_config")
+    started = time.time()
+    headers, expiry = hooks.get_authentication_headers(bot)
+    assert time.time() - started < 1
+    assert headers == {}
+    # The bot asks again when less than 570 s are left: here after the 30 s retry time.
+    assert started + 30 + 570 - 1 <= expiry <= time.time() + 30 + 570
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "authentication" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "cannot be read" in warnings[0].getMessage()
+
+
+def test_auth_failure_is_answered_from_memory_until_the_retry_time(load_hooks, fake_server, bot, caplog, monkeypatch):
+    monkeypatch.setenv("RPI_SWARMING_AUTH_RETRY_SECONDS", "0.5")
+    fake_server.routes["/get_authentication_headers"] = (503, {"error": "NotReadyError", "message": "no token"})
+    hooks = load_hooks(fake_server.url)
+    caplog.set_level(logging.DEBUG, logger="rpi_swarming.bot_config")
+    first = hooks.get_authentication_headers(bot)
+    for _ in range(50):
+        assert hooks.get_authentication_headers(bot) == first
+    asked = [r for r in fake_server.requests if r.path == "/get_authentication_headers"]
+    assert len(asked) == 1
+    # After the retry time it asks again; still failing: logged at debug only.
+    deadline = time.time() + 5
+    while len([r for r in fake_server.requests if r.path == "/get_authentication_headers"]) < 2:
+        assert time.time() < deadline
         hooks.get_authentication_headers(bot)
+        time.sleep(0.05)
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING and "authentication" in r.getMessage()]) == 1
+    # Once the state server answers, the token is used and the recovery is logged.
+    fake_server.routes["/get_authentication_headers"] = (200, {"headers": {"Authorization": "Bearer ok"}, "expiry": 1900000000})
+    deadline = time.time() + 5
+    while hooks.get_authentication_headers(bot) != ({"Authorization": "Bearer ok"}, 1900000000):
+        assert time.time() < deadline
+        time.sleep(0.05)
+    assert any("available again" in r.getMessage() for r in caplog.records)
+
+
+def test_auth_with_a_failing_token_endpoint_also_answers_no_headers_yet(
+    load_hooks, fake_server, dead_url, bot, tmp_path, monkeypatch
+):
+    hooks = load_hooks(dead_url)
     fake_server.routes["/token"] = (200, {"error": "no"})
     _token_config(tmp_path, monkeypatch, fake_server.url + "/token")
-    with pytest.raises(hooks.TokenError, match="without access_token"):
-        hooks.get_authentication_headers(bot)
+    headers, expiry = hooks.get_authentication_headers(bot)
+    assert headers == {}
+    assert expiry > time.time() + 570
+    assert hooks._auth_problem and "without access_token" in hooks._auth_problem
 
 
 def test_on_hooks_forward_their_arguments(load_hooks, fake_server, bot):

@@ -220,6 +220,8 @@ async function startPodOnce(options: PodOptions): Promise<Pod> {
       `--metrics-port=${ports.stateMetrics}`,
       `--simulated-control-port=${ports.simulatedControl}`,
       `--maintenance-dir=${maintenanceDir}`,
+      // The running-task marker outlives a state server restart there (as on the pod's emptyDir).
+      `--shared-dir=${sharedDir}`,
       `--token-config=${tokenConfig}`,
       `--probe-interval-seconds=${options.probeIntervalSeconds}`,
       `--log-level=${options.logLevel}`,

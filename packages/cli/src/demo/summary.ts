@@ -102,7 +102,8 @@ export function renderSummary(pod: Pod, botId: string, snap: PodSnapshot, live: 
       : "not running (the supervisor restarts it)"
     : `supervisor not answering (${snap.supervisorError})`;
   // What the bot itself reports through its hooks, else the code the supervisor downloaded.
-  const version = short(snap.status?.bot_version ?? bot?.version ?? sup?.bot_code_version);
+  const reported = snap.status?.bot_version === "unknown" ? undefined : snap.status?.bot_version;
+  const version = short(reported ?? bot?.version ?? sup?.bot_code_version);
   lines.push(`  bot           ${botState}, version ${version}${polls}${age}`);
 
   const status = snap.status;
@@ -110,7 +111,12 @@ export function renderSummary(pod: Pod, botId: string, snap: PodSnapshot, live: 
     lines.push(`  state server  not answering (${snap.statusError}): the bot quarantines itself`);
   } else {
     lines.push(`  health        ${formatHealth(status)}`);
-    const task = status.task_running ? `running ${str(status.task_id) ?? ""}`.trim() : "none";
+    const task =
+      status.task_running === "unknown"
+        ? "unknown (the state server restarted; known at the bot's next hook call)"
+        : status.task_running
+          ? `running ${str(status.task_id) ?? ""}`.trim()
+          : "none";
     lines.push(`  task          ${task}`);
     lines.push(`  device        ${status.device_kind ?? "?"}: ${formatDevice(status.state, live)}`);
     lines.push(`  dimensions    ${formatDimensions(status.dimensions)}`);

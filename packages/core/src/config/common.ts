@@ -22,6 +22,6 @@ export const commonSettings = {
       .max(256)
       .default(defaultBotId()),
     "Swarming bot id; must equal what the bot uses (default: short host name)",
-    { env: "SWARMING_BOT_ID" },
+    { env: "SWARMING_BOT_ID", docDefault: "short lower-case host name" },
   ),
 };

@@ -142,4 +142,16 @@ describe("loadConfig", () => {
     expect(redactConfig(specs, config).token).toBe("<redacted>");
     expect(redactConfig(specs, config).device).toBe("none");
   });
+
+  it("cuts credentials out of URL settings for --print-config", () => {
+    const urlSpecs = { server: setting("string", z.string(), "server"), dir: setting("string", z.string(), "dir") };
+    const config = loadConfig(urlSpecs, {
+      flags: { server: "https://bot:hunter2@swarm.example.com?access_token=ya29.x&pool=lab", dir: "/b/s" },
+      env: {},
+    });
+    expect(redactConfig(urlSpecs, config)).toEqual({
+      server: "https://<redacted>@swarm.example.com/?access_token=<redacted>&pool=lab",
+      dir: "/b/s",
+    });
+  });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
+import { redactUrl } from "../redact-url.js";
 import { type ConfigOf, envName, flagName, type SettingKind, type SettingSpec, type SettingSpecs } from "./settings.js";
 
 /** Where the raw value of a setting came from; named in error messages. */
@@ -154,12 +155,13 @@ function parseJson(value: string): unknown {
   }
 }
 
-/** The configuration with every secret setting replaced, for --print-config. */
+/** The configuration with every secret setting replaced and credentials cut out of URLs, for --print-config. */
 export function redactConfig<S extends SettingSpecs>(specs: S, config: ConfigOf<S>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(specs)) {
     const value = (config as Record<string, unknown>)[key];
-    out[key] = specs[key]?.secret && value !== undefined && value !== "" ? "<redacted>" : value;
+    if (specs[key]?.secret && value !== undefined && value !== "") out[key] = "<redacted>";
+    else out[key] = typeof value === "string" ? redactUrl(value) : value;
   }
   return out;
 }

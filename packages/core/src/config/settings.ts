@@ -15,6 +15,10 @@ export interface SettingSpec<S extends z.ZodType = z.ZodType> {
   readonly flag?: string;
   /** Printed as "<redacted>" by --print-config and never logged. */
   readonly secret?: boolean;
+  /** How the configuration reference shows a default that depends on the machine (e.g. the host name). */
+  readonly docDefault?: string;
+  /** The configuration reference's meaning (Markdown) when it says more than the --help line. */
+  readonly doc?: string;
 }
 
 export type SettingSpecs = Record<string, SettingSpec>;

@@ -9,7 +9,7 @@ const dimsOf = (model: string) =>
   );
 
 describe("androidDimensions", () => {
-  it("Pixel 3a on Android 10 (devices.md example)", () => {
+  it("Pixel 3a on Android 10 (docs/devices.md example)", () => {
     expect(dimsOf("pixel3a-sargo-q")).toEqual({
       android_devices: ["1"],
       os: ["Android"],

@@ -12,7 +12,7 @@ function distinct(values: readonly (string | undefined)[]): string[] {
 
 /**
  * The dimensions Swarming task definitions select Android devices by
- * (devices.md): android_devices, os, device_type, device_os,
+ * (docs/devices.md): android_devices, os, device_type, device_os,
  * device_os_flavor, device_os_type, android_hwasan_build. Keys whose
  * properties are missing are left out, so no dimension is ever empty.
  */

@@ -17,7 +17,7 @@ describe("parseIdeviceIdList", () => {
 });
 
 describe("parseIdeviceinfo and iosDimensions", () => {
-  it("iPhone 8 on iOS 13.3.1 (devices.md example)", () => {
+  it("iPhone 8 on iOS 13.3.1 (docs/devices.md example)", () => {
     const info = parseIdeviceinfo(fixture("iphone8-13/info.txt"));
     expect(info.ProductType).toBe("iPhone10,1");
     expect(info.DeviceName).toBe("lab-iphone-8");

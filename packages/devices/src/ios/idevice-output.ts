@@ -28,7 +28,7 @@ export function parseIdeviceinfo(text: string): Record<string, string> {
   return info;
 }
 
-/** `os` and `device_type` as devices.md gives them; keys without a value are left out. */
+/** `os` and `device_type` as docs/devices.md gives them; keys without a value are left out. */
 export function iosDimensions(info: Readonly<Record<string, string>>): Dimensions {
   const dims: Dimensions = { os: ["iOS"] };
   const version = info.ProductVersion;

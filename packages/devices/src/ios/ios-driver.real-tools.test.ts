@@ -45,7 +45,7 @@ describe("IosDriver with the real libimobiledevice tools and no usbmuxd", () => 
     expect(result.spawns).toBe(1);
   });
 
-  it("prints its errors where devices.md says, and they classify as device_missing", async () => {
+  it("prints its errors where docs/devices.md says, and they classify as device_missing", async () => {
     const runner = new CommandRunner({ timeoutSeconds: 10, env });
     const list = await runner.run("idevice_id", ["-l"]);
     expect(list).toMatchObject({ exitCode: 255, stdout: "", stderr: "ERROR: Unable to retrieve device list!\n" });

@@ -131,7 +131,7 @@ export class SimulatedPhone {
     this.offline = false;
   }
 
-  /** Dimensions as the android driver derives them from getprop (devices.md). */
+  /** Dimensions as the android driver derives them from getprop (docs/devices.md). */
   dimensions(): Dimensions {
     const o = this.options;
     const deviceOs = [o.buildId, `${o.buildId}_${o.buildIncremental}`];

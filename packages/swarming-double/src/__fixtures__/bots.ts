@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +19,8 @@ export interface BotHarness {
   /** Hook calls in order, e.g. ["get_dimensions"], ["on_after_poll", "sleep"]. */
   calls(): Promise<string[][]>;
   rebootRequests(): Promise<string>;
-  start(options?: { zipPath?: string; args?: string[]; env?: Record<string, string> }): BotProcess;
+  /** detached: the bot gets a session and process group of its own (setsid), as under the supervisor. */
+  start(options?: { zipPath?: string; args?: string[]; env?: Record<string, string>; detached?: boolean }): BotProcess;
   cleanup(): Promise<void>;
 }
 
@@ -78,9 +79,11 @@ export async function botHarness(zipPath: string, botId = "standin-test-1"): Pro
           SWARMING_STANDIN_TASK_UPDATE_SECONDS: "0.3",
           SWARMING_STANDIN_LOCK_WAIT_SECONDS: "0.5",
           SWARMING_STANDIN_REBOOT_WAIT_SECONDS: "0.2",
+          SWARMING_STANDIN_REBOOT_TIMEOUT_SECONDS: "0.5",
           ...options.env,
         },
         stdio: ["ignore", "pipe", "pipe"],
+        detached: options.detached ?? false,
       });
       running.add(proc);
       let out = "";
@@ -105,15 +108,45 @@ export async function botHarness(zipPath: string, botId = "standin-test-1"): Pro
   return h;
 }
 
-/** SIGKILLs every bot process a test left running (afterEach). */
+/** Pids of every descendant of pid (task_runner, run_isolated, the task: each in a group of its own). */
+async function descendants(pid: number): Promise<number[]> {
+  const all: ProcInfo[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = await procInfo(Number(name));
+    if (p) all.push(p);
+  }
+  const out: number[] = [];
+  const walk = (parent: number): void => {
+    for (const p of all) {
+      if (p.ppid === parent) {
+        out.push(p.pid);
+        walk(p.pid);
+      }
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** SIGKILLs every bot process a test left running, and what they started (afterEach). */
 export async function killAllBots(): Promise<void> {
-  const waits = [...running].map(
-    (p) =>
-      new Promise<void>((resolve) => {
-        p.once("exit", () => resolve());
-        p.kill("SIGKILL");
-      }),
-  );
+  const waits = [...running].map(async (p) => {
+    const children = p.pid ? await descendants(p.pid) : [];
+    const exited = new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) resolve();
+      else p.once("exit", () => resolve());
+    });
+    p.kill("SIGKILL");
+    for (const pid of children) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    await exited;
+  });
   await Promise.all(waits);
 }
 
@@ -139,4 +172,36 @@ export function runZipCommand(
     proc.once("error", reject);
     proc.once("exit", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+export interface ProcInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgid: number;
+  readonly sid: number;
+  readonly cmdline: string[];
+}
+
+/** One process as /proc shows it; undefined once it is gone. */
+export async function procInfo(pid: number): Promise<ProcInfo | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces and parentheses).
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0").filter((a) => a);
+    return { pid, ppid: Number(rest[1]), pgid: Number(rest[2]), sid: Number(rest[3]), cmdline };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live process of a session (zombies included until reaped). */
+export async function sessionProcesses(sid: number): Promise<ProcInfo[]> {
+  const out: ProcInfo[] = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = await procInfo(Number(name));
+    if (p && p.sid === sid) out.push(p);
+  }
+  return out;
 }

@@ -11,6 +11,9 @@ import logging
 import os
 import time
 
+# Set by on_bot_startup: get_state reports it, so a test sees which attributes were computed after it.
+_started = False
+
 
 def _control():
     path = os.environ.get("STANDIN_FIXTURE_CONTROL")
@@ -44,7 +47,7 @@ def get_state(bot):
     c = _control()
     if c.get("state_raise"):
         raise RuntimeError("fixture: get_state is broken")
-    state = {"fixture": True, "battery": 0.9}
+    state = {"fixture": True, "battery": 0.9, "started": _started}
     if c.get("quarantine"):
         state["quarantined"] = c["quarantine"]
     if "disks" in c:
@@ -67,7 +70,10 @@ def get_authentication_headers(bot):
 
 
 def on_bot_startup(bot):
-    _called("on_bot_startup")
+    global _started
+    _started = True
+    env = os.environ
+    _called("on_bot_startup", env.get("SWARMING_BOT_ID"), env.get("SWARMING_HEADLESS"), env.get("SWARMING_SERVER", "-"))
 
 
 def on_handshake(bot):
@@ -92,7 +98,7 @@ def on_before_task(bot, bot_file, runner_cmd, runner_env):
 
 
 def on_after_task(bot, failure, internal_failure, task_dimensions, summary):
-    _called("on_after_task", failure, internal_failure)
+    _called("on_after_task", failure, internal_failure, json.dumps(summary, sort_keys=True))
 
 
 def on_bot_shutdown(bot):

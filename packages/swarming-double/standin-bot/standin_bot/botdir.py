@@ -14,22 +14,28 @@ from standin_bot import LABEL
 
 log = logging.getLogger("standin")
 
-# Entries of the bot directory that survive the clean-up after the handshake.
+# Entries of the bot directory that survive the clean-up after the handshake:
+# the real bot's list, compared with shell-style patterns (swarming-bot.md).
+# Zip names are exact: swarming_bot.download-1.zip or any temporary file goes.
+CAS_KVS_CACHE_DB = "cas_kvs_cache_db"
 KEEP = (
-    "swarming_bot*.zip",
-    "swarming.lck",
-    "logs",
-    "c",
-    "w",
-    "cas_cache",
-    "cipd_cache",
-    "isolated_cache",
-    "named_caches",
-    "README*",
     "*-cacert.pem",
     ".vpython3",
-    ".vpython-root",
+    "README",
+    "README.md",
+    "c",
+    "cas_cache",
+    "cipd_cache",
+    "logs",
+    "swarming.lck",
+    "swarming_bot.1.zip",
+    "swarming_bot.2.zip",
+    "swarming_bot.zip",
+    "tmp",
+    CAS_KVS_CACHE_DB,
 )
+
+LOCK_NAME = "swarming.lck"
 
 
 def is_home(base_dir):
@@ -37,30 +43,54 @@ def is_home(base_dir):
     return bool(home) and os.path.realpath(base_dir) == os.path.realpath(home)
 
 
-def take_lock(base_dir):
-    """The open lock file, or None when another process holds swarming.lck."""
-    fd = os.open(os.path.join(base_dir, "swarming.lck"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        os.close(fd)
-        if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            return None
-        raise
-    return fd
+class Lock(object):
+    """swarming.lck held with flock; holds the holder's pid, like the real bot's singleton."""
+
+    def __init__(self, base_dir):
+        self.path = os.path.join(os.path.realpath(base_dir), LOCK_NAME)
+        self._f = None
+
+    def acquire(self):
+        f = open(self.path, "a+b")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                f.close()
+                raise
+            f.seek(0)
+            self.holder = f.read().decode("utf-8", "replace")
+            f.close()
+            return False
+        f.seek(0)
+        f.truncate(0)
+        f.write(str(os.getpid()).encode("ascii"))
+        f.flush()
+        # Not inherited by task_runner and the tasks: only the bot holds it.
+        os.set_inheritable(f.fileno(), False)
+        self._f = f
+        return True
+
+    def release(self):
+        """Closes and removes the file (as the real bot does before it re-executes)."""
+        if self._f is None:
+            return
+        self._f.close()
+        self._f = None
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
 
 
-def release_lock(fd):
-    if fd is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+def clean_directory(base_dir, on_error=None):
+    """Deletes every entry of base_dir not on the keep-list; returns their names.
 
-
-def clean_directory(base_dir):
-    """Deletes every entry of base_dir not on the keep-list; returns their names."""
+    on_error(message) is told of entries that could not be deleted (the bot posts them as bot_error).
+    """
     removed = []
     for name in sorted(os.listdir(base_dir)):
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in KEEP):
+        if any(fnmatch.fnmatch(name, pattern) for pattern in KEEP):
             continue
         path = os.path.join(base_dir, name)
         try:
@@ -72,6 +102,8 @@ def clean_directory(base_dir):
             log.info("deleted unexpected entry %s from the bot directory", name)
         except OSError as e:
             log.warning("could not delete %s: %s", path, e)
+            if on_error is not None:
+                on_error("Failed to remove %s from bot's directory: %s" % (name, e))
     return removed
 
 
@@ -83,7 +115,7 @@ def _from_hook_script(record):
     )
 
 
-def setup_logging(base_dir):
+def setup_logging(base_dir, name="swarming_bot.log", to_stderr=True):
     logs = os.path.join(base_dir, "logs")
     os.makedirs(logs, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s " + LABEL + " %(process)d: %(message)s")
@@ -91,7 +123,7 @@ def setup_logging(base_dir):
     root.setLevel(logging.INFO)
     for h in list(root.handlers):
         root.removeHandler(h)
-    fh = logging.FileHandler(os.path.join(logs, "swarming_bot.log"))
+    fh = logging.FileHandler(os.path.join(logs, name))
     fh.setFormatter(fmt)
     root.addHandler(fh)
     # What the hook scripts (config/bot_config.py, or the server's) log also goes to logs/bot_config.log.
@@ -99,9 +131,10 @@ def setup_logging(base_dir):
     hf.setFormatter(fmt)
     hf.addFilter(_from_hook_script)
     root.addHandler(hf)
-    sh = logging.StreamHandler(sys.stderr)
-    sh.setFormatter(fmt)
-    root.addHandler(sh)
+    if to_stderr:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(fmt)
+        root.addHandler(sh)
 
 
 def note_start(command, zip_path):

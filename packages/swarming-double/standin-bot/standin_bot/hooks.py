@@ -1,7 +1,6 @@
 """Loading the hook script(s) and calling hooks the way the real bot does."""
 
 import logging
-import platform
 import types
 
 log = logging.getLogger("standin")
@@ -18,18 +17,14 @@ def load_module(name, source, filename):
 class Hooks(object):
     """The zip's config/bot_config.py plus, after the handshake, the server's injected script."""
 
-    def __init__(self, zip_module, name="bot_config.py"):
+    def __init__(self, zip_module):
         self.modules = [zip_module]
-        self.name = name
-        self.revision = None
 
-    def inject(self, module, name, revision):
+    def inject(self, module):
         self.modules = [self.modules[0], module]
-        self.name = name
-        self.revision = revision
 
     def getter(self, hook):
-        """get_* hooks: the injected script's wins; on_* hooks (call_on) run in both."""
+        """The injected script's hook if it has one, else the zip's."""
         for module in reversed(self.modules):
             fn = getattr(module, hook, None)
             if callable(fn):
@@ -43,35 +38,40 @@ class Hooks(object):
             return False, None
         return True, fn(*args)
 
-    def call_on(self, bot, hook, *args):
-        """Runs on_* hooks of every loaded script; an exception is logged and posted as bot_error."""
-        for module in self.modules:
-            fn = getattr(module, hook, None)
+    def call_on(self, bot, hook, *args, **kwargs):
+        """Runs a hook; an exception is logged and posted as bot_error, never raised.
+
+        chained (the default): the zip's hook, then the injected script's (the
+        real bot's on_bot_startup, on_handshake, on_bot_idle, on_before_task,
+        on_after_task, on_bot_shutdown). chained=False: only the injected one if
+        it has it, else the zip's (on_before_poll, on_after_poll, get_settings).
+        Returns the last hook's value.
+        """
+        chained = kwargs.get("chained", True)
+        fns = [getattr(m, hook, None) for m in self.modules] if chained else [self.getter(hook)]
+        result = None
+        for fn in fns:
             if not callable(fn):
                 continue
             try:
-                fn(bot, *args)
+                result = fn(bot, *args)
             except Exception as e:  # noqa: BLE001 - a hook must never stop the bot
-                msg = "%s() raised %s: %s" % (hook, type(e).__name__, e)
-                log.exception("hook failed: %s", msg)
-                bot.post_error(msg)
+                log.exception("%s() threw", hook)
+                bot.post_error("Failed to call hook %s(): %s: %s" % (hook, type(e).__name__, e))
+                return None
+        return result
 
 
-def default_dimensions(bot_id):
-    return {
-        "id": [bot_id],
-        "os": [platform.system() or "Linux"],
-        "cpu": [platform.machine() or "unknown"],
-        "python": [platform.python_version()],
-    }
-
-
-def validate_dimensions(dims):
+def dimensions_error(dims):
+    """None when dims is {str: [str, ...]}, else what is wrong (the server checks the rest)."""
     if not isinstance(dims, dict):
-        raise ValueError("get_dimensions() must return a dict, got %s" % type(dims).__name__)
+        return "not a dict"
     for key, values in dims.items():
         if not isinstance(key, str):
-            raise ValueError("dimension key %r must be a string" % (key,))
-        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-            raise ValueError("dimension %r must be a list of strings, got %r" % (key, values))
-    return {k: list(v) for k, v in dims.items()}
+            return "bad dimension key %r: not a string" % (key,)
+        if not isinstance(values, (list, tuple)):
+            return "bad value for key %r (not a list or a tuple): %r" % (key, values)
+        for v in values:
+            if not isinstance(v, str):
+                return "bad value for key %r (not a string): %r" % (key, v)
+    return None

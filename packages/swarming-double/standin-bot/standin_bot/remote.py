@@ -1,7 +1,9 @@
 """HTTP client for the Swarming bot API, with the headers every bot request carries."""
 
+import base64
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,20 +33,22 @@ class Remote(object):
         self._auth_expiry = None
         self._auth_disabled = False
         self._auth_needed = True
+        self.last_auth_error = None
+        self._auth_lock = threading.RLock()
 
     @property
     def user_agent(self):
         return "swarming_bot/%s-%s" % (LABEL, self.version)
 
     def init_auth(self, tries, delay_s, quit_event):
-        """Called at start: up to `tries` calls of the hook, `delay_s` apart."""
+        """Called at start: up to `tries` calls of the hook, `delay_s` apart. Returns the last error or None."""
         for attempt in range(1, tries + 1):
             if self._refresh_auth():
-                return True
+                return None
             if attempt < tries and quit_event.wait(delay_s):
-                return False
+                return None
         log.error("get_authentication_headers failed %d times; continuing without auth headers", tries)
-        return False
+        return self.last_auth_error
 
     def _refresh_auth(self):
         try:
@@ -54,6 +58,7 @@ class Remote(object):
                 raise ValueError("headers must be a dict or None, got %r" % (type(headers).__name__,))
         except Exception as e:  # noqa: BLE001 - a broken hook must not stop the bot
             log.warning("get_authentication_headers failed: %s", e)
+            self.last_auth_error = "%s: %s" % (type(e).__name__, e)
             return False
         self._auth_needed = False
         if expiry is None:
@@ -69,11 +74,13 @@ class Remote(object):
         return True
 
     def headers(self, json_body):
-        if not self._auth_disabled and (
-            self._auth_needed
-            or (self._auth_expiry is not None and self._auth_expiry - time.time() < AUTH_REFRESH_MARGIN_S)
-        ):
-            self._refresh_auth()
+        # The task's auth-file writer thread asks too: one hook call at a time.
+        with self._auth_lock:
+            if not self._auth_disabled and (
+                self._auth_needed
+                or (self._auth_expiry is not None and self._auth_expiry - time.time() < AUTH_REFRESH_MARGIN_S)
+            ):
+                self._refresh_auth()
         h = {"X-Luci-Swarming-Bot-ID": self.bot_id, "User-Agent": self.user_agent}
         if json_body:
             h["Content-Type"] = "application/json; charset=UTF-8"
@@ -87,11 +94,35 @@ class Remote(object):
             body = e.read().decode("utf-8", "replace")
             raise HttpError(e.code, body, req.full_url)
 
+    def auth_snapshot(self):
+        """(headers, expiry) as now in use, for task_runner's bot_auth_params.json."""
+        self.headers(False)
+        return dict(self._auth_headers), (None if self._auth_disabled else self._auth_expiry)
+
     def server_ping(self, timeout=10):
+        """GET server_ping: no bot id, no auth headers (the endpoint needs none)."""
         req = urllib.request.Request(self.server + "/swarming/api/v1/bot/server_ping",
                                      headers={"User-Agent": self.user_agent})
         with self._open(req, timeout) as resp:
             return resp.read().decode("utf-8", "replace")
+
+    def post_task_update(self, task_id, params, output=None, output_start=0, exit_code=None):
+        """task_update; False when the server says must_stop. An empty reply is an error (like the real bot)."""
+        body = {"id": self.bot_id, "task_id": task_id}
+        body.update(params)
+        if output is not None:
+            body["output"] = base64.b64encode(output).decode("ascii")
+            body["output_chunk_start"] = output_start
+        if exit_code is not None:
+            body["exit_code"] = exit_code
+        reply = self.post_json("/swarming/api/v1/bot/task_update/" + task_id, body)
+        if not isinstance(reply, dict) or not reply or reply.get("error"):
+            raise IOError("task_update for %s failed: %r" % (task_id, reply))
+        return not reply.get("must_stop")
+
+    def post_task_error(self, task_id, message):
+        self.post_json("/swarming/api/v1/bot/task_error/" + task_id,
+                       {"id": self.bot_id, "task_id": task_id, "message": message})
 
     def post_json(self, path, body, timeout=60):
         data = json.dumps(body, sort_keys=True).encode("utf-8")

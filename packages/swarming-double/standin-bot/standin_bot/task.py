@@ -1,124 +1,151 @@
-"""Runs one task of a `run` command and reports it with task_update / task_error."""
+"""The bot's side of a `run` command: start task_runner, wait for it, report what it could not."""
 
-import base64
 import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+
+from standin_bot import procs
 
 log = logging.getLogger("standin")
 
 
-def _env_float(name, default):
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return float(default)
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
 
 
-class _Output(object):
-    """Collects the task's combined stdout/stderr from a reader thread."""
+class _AuthParamsWriter(object):
+    """Keeps w/bot_auth_params.json current: task_runner reads the bot's auth headers from it."""
 
-    def __init__(self, stream):
-        self._lock = threading.Lock()
-        self._data = b""
-        self._sent = 0
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+    def __init__(self, path, remote, interval_s=15.0):
+        self.path = path
+        self.remote = remote
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def write(self):
+        headers, expiry = self.remote.auth_snapshot()
+        _write_json(self.path, {"swarming_http_headers": headers, "swarming_http_headers_exp": expiry})
+
+    def start(self):
+        self.write()
         self._thread.start()
 
-    def _read(self, stream):
-        for chunk in iter(lambda: stream.read1(65536), b""):
-            with self._lock:
-                self._data += chunk
+    def _run(self):
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.write()
+            except Exception as e:  # noqa: BLE001
+                log.warning("could not refresh %s: %s", self.path, e)
 
-    def join(self, timeout):
-        self._thread.join(timeout)
-
-    def take(self):
-        """(offset, new bytes) since the last call."""
-        with self._lock:
-            start, new = self._sent, self._data[self._sent:]
-            self._sent = len(self._data)
-        return start, new
+    def stop(self):
+        self._stop.set()
 
 
-def run_task(bot, remote, hooks, manifest, base_dir):
-    """Runs the manifest's command; returns after its final task_update."""
+def run_manifest(runner, manifest):
+    """Runs one task through `task_runner`; returns True when it succeeded."""
+    bot, remote, hooks = runner.bot, runner.remote, runner.hooks
     task_id = manifest["task_id"]
-    command = manifest.get("command") or []
-    hard_timeout = float(manifest.get("hard_timeout") or 3600)
-    grace = float(manifest.get("grace_period") or 30)
-    update_every = _env_float("SWARMING_STANDIN_TASK_UPDATE_SECONDS", 2)
-    path = "/swarming/api/v1/bot/task_update/" + task_id
-    work = os.path.join(base_dir, "w")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    bot_file = os.path.join(work, "bot_file.json")
-    with open(bot_file, "w") as f:
-        json.dump({"dimensions": bot.dimensions, "state": bot.state, "bot_id": bot.id, "task_id": task_id}, f)
-    env = dict(os.environ)
-    env.update({k: str(v) for k, v in (manifest.get("env") or {}).items()})
-    env["SWARMING_TASK_ID"] = task_id
-    hooks.call_on(bot, "on_before_task", bot_file, list(command), dict(manifest.get("env") or {}))
-    log.info("task %s: running %s", task_id, command)
-    started = time.time()
+    hard_timeout = manifest.get("hard_timeout") or None
+    grace = max(manifest.get("grace_period") or 0, 30)
+    last_ditch = None
+    if hard_timeout:
+        # One grace for the command, one for run_isolated, one for task_runner; plus I/O time.
+        last_ditch = hard_timeout + 3 * grace + max(manifest.get("io_timeout") or 0, 1200)
+    task_dimensions = manifest.get("dimensions") or {}
+    task_result = {}
+    failure = internal_failure = internal_error_reported = False
+    msg = None
+    auth_writer = None
+    work = os.path.join(bot.base_dir, "w")
     try:
-        proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    except (OSError, ValueError) as e:
-        msg = "task %s could not start %r: %s" % (task_id, command, e)
-        log.error("%s", msg)
-        try:
-            remote.post_json("/swarming/api/v1/bot/task_error/" + task_id,
-                             {"id": bot.id, "task_id": task_id, "message": msg})
-        except Exception as e2:  # noqa: BLE001
-            log.error("task_error for %s failed: %s", task_id, e2)
-        hooks.call_on(bot, "on_after_task", False, True, manifest.get("dimensions") or {}, {"error": msg})
         shutil.rmtree(work, ignore_errors=True)
-        return
-    bot.task_id = task_id
-    output = _Output(proc.stdout)
-    killed_by = None
-    kill_sent_at = None
-
-    def post(final):
-        start, chunk = output.take()
-        body = {"id": bot.id, "task_id": task_id, "output": base64.b64encode(chunk).decode("ascii"),
-                "output_chunk_start": start}
-        if final is not None:
-            body.update(final)
-        try:
-            reply = remote.post_json(path, body) or {}
-            return bool(reply.get("must_stop"))
-        except Exception as e:  # noqa: BLE001 - keep running the task, report later
-            log.warning("task_update for %s failed: %s", task_id, e)
-            return False
-
-    must_stop = post(None)
-    last_update = time.time()
-    while proc.poll() is None:
-        now = time.time()
-        if killed_by is None and (must_stop or now - started > hard_timeout):
-            killed_by = "server asked to stop" if must_stop else "hard timeout"
-            log.warning("task %s: %s, sending SIGTERM", task_id, killed_by)
-            proc.send_signal(signal.SIGTERM)
-            kill_sent_at = now
-        if kill_sent_at is not None and now - kill_sent_at > grace:
-            proc.kill()
-        if now - last_update >= update_every:
-            must_stop = post(None) or must_stop
-            last_update = now
-        time.sleep(0.1)
-    output.join(5)
-    duration = time.time() - started
-    exit_code = proc.returncode
-    post({"exit_code": exit_code, "duration": duration, "hard_timeout": killed_by == "hard timeout",
-          "io_timeout": False, "cost_usd": 0.0})
-    log.info("task %s: exit code %s after %.1fs", task_id, exit_code, duration)
-    bot.task_id = None
-    summary = {"exit_code": exit_code, "duration": duration, "killed": killed_by}
-    hooks.call_on(bot, "on_after_task", exit_code != 0, False, manifest.get("dimensions") or {}, summary)
-    shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        env = os.environ.copy()
+        env["SWARMING_TASK_ID"] = task_id
+        env["SWARMING_SERVER"] = bot.server
+        in_file = os.path.join(work, "task_runner_in.json")
+        _write_json(in_file, manifest)
+        handle, bot_file = tempfile.mkstemp(prefix="bot_file", suffix=".json", dir=work)
+        os.close(handle)
+        out_file = os.path.join(work, "task_runner_out.json")
+        session_file = os.path.join(work, "session.json")
+        _write_json(session_file, {"session_id": runner.session_id, "session_token": runner.session})
+        auth_file = os.path.join(work, "bot_auth_params.json")
+        auth_writer = _AuthParamsWriter(auth_file, remote)
+        auth_writer.start()
+        command = [
+            sys.executable, runner.zip_path, "task_runner",
+            "--swarming-server", bot.server,
+            "--in-file", in_file,
+            "--out-file", out_file,
+            "--cost-usd-hour", str(bot.state.get("cost_usd_hour") or 0.0),
+            "--start", str(time.time()),
+            "--bot-file", bot_file,
+            "--session-state-file", session_file,
+            "--auth-params-file", auth_file,
+            "--",
+        ] + runner.run_isolated_flags()
+        hooks.call_on(bot, "on_before_task", bot_file, command, env)
+        logs = os.path.join(bot.base_dir, "logs")
+        os.makedirs(logs, exist_ok=True)
+        bot.task_id = task_id
+        with open(os.path.join(logs, "task_runner_stdout.log"), "ab") as f:
+            proc = procs.popen_detached(command, stdin=subprocess.PIPE, stdout=f, stderr=subprocess.STDOUT,
+                                        cwd=bot.base_dir, env=env)
+            log.info("task %s: task_runner pid %d started", task_id, proc.pid)
+            try:
+                proc.wait(last_ditch)
+            except subprocess.TimeoutExpired:
+                log.error("task %s: task_runner hung; sending SIGTERM", task_id)
+                procs.terminate(proc)
+                internal_failure = True
+                msg = "task_runner hung"
+                try:
+                    proc.wait(2 * grace)
+                except subprocess.TimeoutExpired:
+                    procs.kill_group(proc)
+                proc.wait()
+                return False
+        log.info("task %s: task_runner exit: %d", task_id, proc.returncode)
+        if os.path.isfile(out_file):
+            with open(out_file) as fd:
+                task_result = json.load(fd) or {}
+            internal_error_reported = bool(task_result.get("internal_error_reported"))
+        if proc.returncode:
+            msg = "Execution failed: internal error (%d)." % proc.returncode
+            internal_failure = True
+        elif not task_result:
+            msg = "Execution failed: internal error (no metadata)."
+            internal_failure = True
+        elif task_result.get("internal_error"):
+            msg = "Execution failed: %s" % task_result["internal_error"]
+            internal_failure = True
+        failure = bool(task_result.get("exit_code")) if task_result else False
+        return not internal_failure and not failure
+    except Exception as e:  # noqa: BLE001 - disk full, zip gone, ...
+        log.exception("run_manifest failed")
+        msg = "Internal exception occurred: %s: %s" % (type(e).__name__, e)
+        internal_failure = True
+        return False
+    finally:
+        bot.task_id = None
+        if auth_writer is not None:
+            auth_writer.stop()
+        if internal_failure and not internal_error_reported:
+            log.error("task %s: %s", task_id, msg)
+            try:
+                remote.post_task_error(task_id, msg)
+            except Exception as e:  # noqa: BLE001
+                log.error("task_error for %s failed: %s", task_id, e)
+        hooks.call_on(bot, "on_after_task", failure, internal_failure, task_dimensions, task_result)
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,16 +1,24 @@
-// Writes chart/values.schema.json: every key typed, unknown keys rejected.
-// Run: node chart/tests/tools/values-schema.mjs [OUT_FILE] (default chart/values.schema.json;
-// the chart suite checks that the committed file is current).
-import { writeFileSync } from "node:fs";
+// Writes chart/values.schema.json: every key typed, unknown keys rejected. The
+// settings under stateServer and supervisor come from the programs' zod specs
+// (see chart-values.ts); the chart's own keys are typed here. The keys a
+// deviceTypes entry may override are read from rpi-swarming.overridableKeys in
+// chart/templates/_helpers.tpl and shared through $defs.
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { deviceSettings } from "@rpi-swarming/devices/settings";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { type ChartProcess, chartProcesses } from "./catalog.js";
+import { chartOnlyKeys, type JsonSchema, namedSettings } from "./chart-values.js";
 
-const chartDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const str = (description, extra = {}) => ({ type: "string", description, ...extra });
-const bool = (description) => ({ type: "boolean", description });
-const int = (description, extra = {}) => ({ type: "integer", description, ...extra });
-const num = (description, extra = {}) => ({ type: "number", description, ...extra });
-const obj = (description, properties, required) => ({
+type S = JsonSchema;
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const values = parseYaml(readFileSync(join(root, "chart/values.yaml"), "utf8")) as Record<string, unknown>;
+const str = (description: string, extra: S = {}): S => ({ type: "string", description, ...extra });
+const bool = (description: string): S => ({ type: "boolean", description });
+const num = (description: string, extra: S = {}): S => ({ type: "number", description, ...extra });
+const obj = (description: string, properties: Record<string, S>, required?: string[]): S => ({
   type: "object",
   description,
   additionalProperties: false,
@@ -18,17 +26,24 @@ const obj = (description, properties, required) => ({
   ...(required ? { required } : {}),
 });
 // Kubernetes objects and lists pass through; kubeconform checks the rendered result strictly.
-const k8sObject = (description) => ({ type: "object", description });
-const k8sList = (description) => ({ type: "array", description, items: { type: "object" } });
-const stringMap = (description) => ({ type: "object", description, additionalProperties: { type: "string" } });
-const port = (description) => int(description, { minimum: 1, maximum: 65535 });
-const duration = (description) => str(description, { pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$" });
+const k8sObject = (description: string): S => ({ type: "object", description });
+const k8sList = (description: string): S => ({ type: "array", description, items: { type: "object" } });
+const stringMap = (description: string): S => ({
+  type: "object",
+  description,
+  additionalProperties: { type: "string" },
+});
+const duration = (description: string): S => str(description, { pattern: "^([0-9]+(ms|s|m|h|d|w|y))+$" });
 // A PromQL range window of alerts: not zero (PromQL refuses it) and one unit ("90m"), so the alert texts read well.
-const window = (description) => str(description, { pattern: "^[1-9][0-9]*(s|m|h|d|w)$" });
+const window = (description: string): S => str(description, { pattern: "^[1-9][0-9]*(s|m|h|d|w)$" });
 const labelKey = "^([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$";
-const probe = (description) => ({ type: "object", description });
+const probe = (description: string): S => ({ type: "object", description });
+// A Kubernetes quantity of bytes ("8Gi", "512M", "1000000"), as an emptyDir's sizeLimit takes it.
+const quantity = (description: string): S =>
+  str(description, { pattern: "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" });
 
-const container = (name, own) =>
+/** A process section: its settings from the zod specs, then the chart's own container keys. */
+const container = (name: string, own: Record<string, S>): S =>
   obj(`settings of the ${name} container`, {
     ...own,
     settings: {
@@ -44,8 +59,18 @@ const container = (name, own) =>
     startupProbe: probe("startup probe"),
   });
 
-// Keys a deviceTypes entry may override (see rpi-swarming.overridableKeys in templates/_helpers.tpl).
-const podProps = {
+/** The JSON Schemas of the settings a process section of values.yaml names. */
+function settingsOf(section: ChartProcess): Record<string, S> {
+  const named = namedSettings(
+    section,
+    (values[section] ?? {}) as Record<string, unknown>,
+    chartProcesses[section].specs,
+  );
+  return Object.fromEntries(named.map((s) => [s.key, s.schema]));
+}
+
+// The keys a deviceTypes entry may override (the list itself is rpi-swarming.overridableKeys).
+const podProps: Record<string, S> = {
   image: obj("the project image", {
     registry: str("image registry"),
     repository: str("image repository", { minLength: 1 }),
@@ -115,6 +140,15 @@ const podProps = {
   extraVolumeMounts: k8sList("extra volume mounts of both containers"),
   extraContainers: k8sList("extra sidecar containers"),
   workVolume: k8sObject("volume source of /b; empty means an emptyDir"),
+  sizeLimits: obj("size limits of the pod's emptyDirs", {
+    work: quantity("/b (unless workVolume is set)"),
+    shared: quantity("/b/shared"),
+    supervisorTmp: quantity("the supervisor's /tmp"),
+    supervisorHome: quantity("the supervisor's home"),
+    stateServerTmp: quantity("the state server's /tmp"),
+    stateServerHome: quantity("the state server's home"),
+    usbmuxdRun: quantity("usbmuxd's /run"),
+  }),
   scheduling: obj("where the pods run", {
     deviceTypeLabel: str("node label naming the device type", { pattern: labelKey }),
     excludeControlPlane: bool("keep off control-plane nodes"),
@@ -127,45 +161,41 @@ const podProps = {
   nodeSelector: stringMap("extra node selector"),
   tolerations: k8sList("tolerations"),
   affinity: k8sObject("affinity; replaces the generated node affinity"),
-  stateServer: container("state-server", {
-    probeIntervalSeconds: num("seconds between device probes", { exclusiveMinimum: 0, maximum: 86400 }),
-    commandTimeoutSeconds: num("time limit of one device tool call", { exclusiveMinimum: 0, maximum: 600 }),
-    serial: { type: ["string", "null"], description: "device serial or UDID" },
-    adbPath: str("adb binary", { minLength: 1 }),
-    batteryMinRatio: num("battery threshold 0-1", { minimum: 0, maximum: 1 }),
-    batteryHysteresisRatio: num("battery hysteresis 0-1", { minimum: 0, maximum: 1 }),
-    maxTemperatureCelsius: num("temperature threshold", { minimum: -50, maximum: 200 }),
-    temperatureHysteresisCelsius: num("temperature hysteresis", { minimum: 0, maximum: 100 }),
-    temperatureSensors: {
-      type: "array",
-      description: "sensor names or globs held to maxTemperatureCelsius; empty for all",
-      items: { type: "string", pattern: "^[^\\s,]{1,128}$" },
-    },
-    rebootAfterTask: {
-      type: ["boolean", "null"],
-      description: "reboot the device after every task; null = program default",
-    },
-    rebootTimeoutSeconds: num("reboot timeout", { exclusiveMinimum: 0, maximum: 3600 }),
-    hookPort: port("loopback port of the hook API"),
-    metricsPort: port("port of /metrics, /healthz, /readyz"),
-  }),
-  supervisor: container("supervisor", {
-    updateSchedule: str("cron expression of update checks", { pattern: "^\\S+( \\S+){4,5}$" }),
-    updateJitterSeconds: num("jitter of update checks", { minimum: 0 }),
-    shutdownGraceSeconds: num("time the bot gets to finish its task on stop", { minimum: 0 }),
-    python: str("Python 3 interpreter", { minLength: 1 }),
-    metricsPort: port("port of /metrics and /healthz"),
-  }),
+  stateServer: container("state-server", settingsOf("stateServer")),
+  supervisor: container("supervisor", settingsOf("supervisor")),
 };
 
-const alert = (extra = {}) =>
+// container() types the chart's own keys that chart-values.ts leaves out of the settings.
+for (const section of Object.keys(chartProcesses) as ChartProcess[]) {
+  const own = Object.keys((podProps[section]?.properties ?? {}) as S).filter((k) => !(k in settingsOf(section)));
+  if (own.join(" ") !== chartOnlyKeys.join(" "))
+    throw new Error(
+      `${section}: container() in values-schema.ts types ${own.join(" ")} but chartOnlyKeys in chart-values.ts lists ${chartOnlyKeys.join(" ")}`,
+    );
+}
+
+const overridable = overridableKeys(root);
+const untyped = overridable.filter((k) => !(k in podProps));
+const notOverridable = Object.keys(podProps).filter((k) => !overridable.includes(k));
+if (untyped.length > 0 || notOverridable.length > 0)
+  throw new Error(
+    `rpi-swarming.overridableKeys (chart/templates/_helpers.tpl) and podProps (tools/generate/values-schema.ts) differ: ${[
+      ...untyped.map((k) => `${k} has no schema`),
+      ...notOverridable.map((k) => `${k} is not overridable`),
+    ].join(", ")}`,
+  );
+// The device kinds of a deviceTypes entry are those of the state server's device setting.
+const deviceKinds = (z.toJSONSchema(deviceSettings.device.schema, { io: "input" }) as S).enum;
+const podRefs = Object.fromEntries(Object.keys(podProps).map((k) => [k, { $ref: `#/$defs/${k}` }]));
+
+const alert = (extra: Record<string, S> = {}): S =>
   obj("one alert", {
     enabled: bool("render this alert"),
     for: duration("how long the condition must hold before it fires"),
     severity: str("severity label", { minLength: 1 }),
     ...extra,
   });
-const monitor = (kind) =>
+const monitor = (kind: string): S =>
   obj(`prometheus-operator ${kind}`, {
     enabled: bool(`create the ${kind}`),
     namespace: str("namespace; empty means the release namespace"),
@@ -176,23 +206,25 @@ const monitor = (kind) =>
     metricRelabelings: k8sList("metric relabelings"),
   });
 
-const deviceType = {
+const deviceType: S = {
   anyOf: [
     { type: "null", description: "removes an entry of the defaults" },
     obj("one device type: a DaemonSet with its own overrides", {
       enabled: bool("render this DaemonSet"),
-      device: str("device driver", { enum: ["android", "ios", "simulated", "none"] }),
+      device: str("device driver", { enum: deviceKinds }),
       nodeLabelValue: str("value of the device-type node label; empty means the entry's name", {
         pattern: "^([a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?)?$",
         maxLength: 63,
       }),
-      ...podProps,
+      ...podRefs,
     }),
   ],
 };
 
-const schema = {
+const schema: S = {
   $schema: "http://json-schema.org/draft-07/schema#",
+  $comment:
+    "Generated by tools/generate/values-schema.ts (npm run generate) from the zod setting specs and chart/templates/_helpers.tpl; do not edit by hand.",
   title: "rpi-swarming chart values",
   ...obj("values of the rpi-swarming chart", {
     global: obj("values shared with parent charts", {
@@ -216,7 +248,7 @@ const schema = {
       propertyNames: { pattern: "^[-._a-zA-Z0-9]+$", maxLength: 253 },
       additionalProperties: { type: "string", minLength: 1 },
     },
-    ...podProps,
+    ...podRefs,
     serviceAccount: obj("service account", {
       create: bool("create a ServiceAccount"),
       name: str("its name"),
@@ -227,6 +259,17 @@ const schema = {
       enabled: bool("create it"),
       annotations: stringMap("its annotations"),
       labels: stringMap("its labels"),
+    }),
+    networkPolicy: obj("NetworkPolicy admitting only the monitoring namespace to the metrics ports", {
+      enabled: bool("create it"),
+      namespaces: {
+        type: "array",
+        description: "namespaces admitted, by name",
+        items: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$" },
+      },
+      namespaceSelector: k8sObject("namespace selector used instead of namespaces when set"),
+      podSelector: k8sObject("pods of those namespaces admitted; empty means all"),
+      extraIngress: k8sList("further ingress rules"),
     }),
     prometheusAnnotations: obj("prometheus.io pod annotations", {
       enabled: bool("add them"),
@@ -279,4 +322,17 @@ const schema = {
     }),
   }),
 };
-writeFileSync(process.argv[2] ?? join(chartDir, "values.schema.json"), `${JSON.stringify(schema, null, 2)}\n`);
+schema.$defs = podProps;
+
+/** The text of chart/values.schema.json. */
+export function valuesSchema(): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+/** The keys of the rpi-swarming.overridableKeys define. */
+function overridableKeys(root: string): string[] {
+  const helpers = readFileSync(join(root, "chart/templates/_helpers.tpl"), "utf8");
+  const m = helpers.match(/define "rpi-swarming\.overridableKeys" -\}\}\s*([^{]*?)\s*\{\{-? end/);
+  if (!m?.[1]) throw new Error("chart/templates/_helpers.tpl has no rpi-swarming.overridableKeys define");
+  return m[1].split(/\s+/);
+}
