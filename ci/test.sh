@@ -3,6 +3,7 @@
 # suite in ci/suites/ in name order and sums their counts. Each suite script
 # gets a file path as $1 and writes "<passed> <failed>" to it.
 # Env: RPI_SWARMING_SKIP_IMAGES=1 skips the image build suite (said in the output).
+#      RPI_SWARMING_SKIP_CLUSTER=1 skips the cluster suite and its build (said in the output).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +11,7 @@ export PATH="$root/.tools/bin:$root/node_modules/.bin:$PATH"
 
 install_args=()
 [[ "${RPI_SWARMING_SKIP_IMAGES:-}" == "1" ]] && install_args+=(--no-images)
+[[ "${RPI_SWARMING_SKIP_CLUSTER:-}" == "1" ]] && install_args+=(--no-cluster)
 if ! bash ci/install-tools.sh "${install_args[@]}"; then
   echo "install-tools failed"
   echo "Total: 0 passed, 1 failed"
