@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every tool the tests and the demo need, idempotently. A second run
 # only checks what is there. Go-built tools land in .tools/bin (git-ignored).
-# Usage: bash ci/install-tools.sh [--no-images]
+# Usage: bash ci/install-tools.sh [--no-images] [--no-cluster]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -12,11 +12,19 @@ export PATH="$tools/bin:$PATH"
 export GONOSUMDB="github.com/helm-unittest"
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
+# --no-cluster: skip the test cluster's packages and binaries (ci/cluster/, suite 70-cluster).
+no_cluster=0
+for arg in "$@"; do [[ $arg == --no-cluster ]] && no_cluster=1; done
 
 # --- Debian packages -------------------------------------------------------
 apt_packages=(adb libimobiledevice-utils usbmuxd prometheus python3 curl unzip zip iproute2)
 if [[ "${1:-}" != "--no-images" ]]; then
   apt_packages+=(buildah podman runc qemu-user-static binfmt-support debootstrap uidmap fuse-overlayfs shellcheck)
+fi
+if ((!no_cluster)); then
+  apt_packages+=(containerd runc containernetworking-plugins iptables conntrack socat openssl)
+  # The sandbox image, and the project image when the image suite is skipped (ci/images/build-local.sh).
+  apt_packages+=(podman debootstrap binfmt-support uidmap fuse-overlayfs)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -69,6 +77,11 @@ go_tool helm-unittest v1.0.1 github.com/helm-unittest/helm-unittest/cmd/helm-uni
 go_tool kubeconform v0.7.0 github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0
 # kube-score checks every rendered mode of the chart (kube-linter is not served by the proxy).
 go_tool kube-score v1.20.0 github.com/zegl/kube-score/cmd/kube-score@v1.20.0
+
+# --- the test cluster's binaries (cached under .cache/cluster; ~1,000 CPU-seconds cold) -
+if ((!no_cluster)); then
+  bash "$root/ci/cluster/build.sh"
+fi
 
 # --- Node dependencies and build -------------------------------------------
 cd "$root"

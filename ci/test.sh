@@ -5,6 +5,7 @@
 # Usage: ci/test.sh [SUITE...]   e.g. `ci/test.sh images` runs only ci/suites/60-images.sh
 # (a suite is named without its number); no argument runs them all.
 # Env: RPI_SWARMING_SKIP_IMAGES=1 skips the image build suite (said in the output).
+#      RPI_SWARMING_SKIP_CLUSTER=1 skips the cluster suite and its build (said in the output).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -20,6 +21,7 @@ done
 
 install_args=()
 [[ "${RPI_SWARMING_SKIP_IMAGES:-}" == "1" ]] && install_args+=(--no-images)
+[[ "${RPI_SWARMING_SKIP_CLUSTER:-}" == "1" ]] && install_args+=(--no-cluster)
 if ! bash ci/install-tools.sh "${install_args[@]}"; then
   echo "install-tools failed"
   echo "Total: 0 passed, 1 failed"

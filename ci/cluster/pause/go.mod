@@ -1,0 +1,3 @@
+module rpi-swarming.local/cluster-pause
+
+go 1.22
