@@ -85,7 +85,8 @@ export async function bundleInstall(out: string): Promise<BundleResult> {
     throw new Error(`bundle: refusing to write into the checkout (${target}): its bin would then run the bundles`);
   }
   const entriesDir = join(ROOT, "packages/cli/dist/entries");
-  if (!existsSync(join(entriesDir, "main.js"))) throw new Error("bundle: packages/cli/dist/entries is missing: npm run build");
+  if (!existsSync(join(entriesDir, "main.js")))
+    throw new Error("bundle: packages/cli/dist/entries is missing: npm run build");
   const entries = readdirSync(entriesDir).filter((f) => f.endsWith(".js"));
   rmSync(join(target, BUNDLE_DIR), { recursive: true, force: true });
   const result = await build({
@@ -141,5 +142,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     process.exit(2);
   }
   const { sizes } = await bundleInstall(out);
-  for (const [name, bytes] of Object.entries(sizes)) process.stdout.write(`${name}: ${(bytes / 1024).toFixed(0)} KiB\n`);
+  for (const [name, bytes] of Object.entries(sizes))
+    process.stdout.write(`${name}: ${(bytes / 1024).toFixed(0)} KiB\n`);
 }
