@@ -102,7 +102,9 @@ smoke() {
     echo "ideviceinfo: $(ideviceinfo --version)"
     echo "usb: $(command -v usbmuxd) $(command -v idevice_id) $(command -v idevicediagnostics)"
     echo "leftovers: $(find /var/lib/apt/lists /var/cache/apt -mindepth 1; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null)"
-    echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"')
+    echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"
+    echo "pruned: $(ls -d /opt/rpi-swarming/node_modules /opt/rpi-swarming/packages/*/dist /usr/share/nodejs/corepack /usr/share/nodejs/@types /usr/lib/*/gconv 2>/dev/null)"
+    echo "bundles: $(ls /opt/rpi-swarming/packages/cli/bundle | tr "\n" " ")"')
   expect "$a: runs as ${machine[$a]}" "$o" "^uname: ${machine[$a]}$"
   expect "$a: rpi-swarming on PATH" "$o" "^cli: /usr/local/bin/rpi-swarming $version$"
   expect "$a: node --version is 20.x" "$o" "^node: v20\."
@@ -113,6 +115,8 @@ smoke() {
     "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
   expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
   expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
+  expect "$a: no node_modules, compiled packages, corepack, type definitions or iconv modules" "$o" "^pruned: $"
+  expect "$a: one bundle per command" "$o" "^bundles: demo.js main.js probe.js state-server.js supervisor.js swarming-double.js $"
   # The bot's reboot: sudo records the request and SIGKILLs its caller.
   o=$(run_sh "$a" '
     echo "sudo=$(command -v sudo)"
@@ -281,6 +285,60 @@ for a in amd64 armv7; do
   echo "smoke tests $a: $((SECONDS - t0)) s"
 done
 
+# --- a code-only release --------------------------------------------------------
+# The amd64 image again from a copy of the sources with one line of our
+# TypeScript changed: only the last layer may differ, and its compressed size
+# is what a Pi pulls for such a release.
+code_release() {
+  local copy="$tmp/code-release" img="$tag-code-release" o
+  mkdir -p "$copy"
+  git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$copy" 2>/dev/null
+  sed -i 's/Run LUCI Swarming bots for Android and iOS test devices on Raspberry Pis/& (code-only release)/' \
+    "$copy/packages/cli/src/program.ts"
+  if ! grep -q 'code-only release' "$copy/packages/cli/src/program.ts"; then
+    fail "code-only release: the one-line change did not apply to packages/cli/src/program.ts"
+    return
+  fi
+  if ! (cd "$copy" && RPI_SWARMING_IMAGE_CACHE=$images_cache bash ci/images/build-local.sh \
+    --platform linux/amd64 --tag "$img") >"$tmp/code-release.log" 2>&1; then
+    fail "code-only release: build of the changed copy (log below)" "$(tail -n 30 "$tmp/code-release.log")"
+    return
+  fi
+  o=$(prun amd64 --network=none "$img-amd64" --help 2>&1 | head -n 3)
+  expect "code-only release: the rebuilt image carries the change" "$o" "code-only release" || return
+  podman push -q --compression-format gzip "$img-amd64" "oci:$tmp/code-release-oci:x" >/dev/null 2>&1
+  o=$(python3 - "$tmp/code-release-oci" "$(podman image inspect --format '{{json .RootFS.Layers}}' "${image[amd64]}")" <<'PY'
+import json, os, sys
+d, before = sys.argv[1], json.loads(sys.argv[2])
+blob = lambda dg: os.path.join(d, "blobs", *dg.split(":", 1))
+m = json.load(open(blob(json.load(open(os.path.join(d, "index.json")))["manifests"][0]["digest"])))
+after = json.load(open(blob(m["config"]["digest"])))["rootfs"]["diff_ids"]
+changed = [i for i, dg in enumerate(after) if i >= len(before) or before[i] != dg]
+size = sum(m["layers"][i]["size"] for i in changed)
+print(f"layers={len(after)} changed={','.join(map(str, changed))} last={len(after) - 1} bytes={size}")
+PY
+)
+  echo "code-only release: $o"
+  local changed last bytes
+  changed=$(sed -n 's/.*changed=\([^ ]*\).*/\1/p' <<<"$o")
+  last=$(sed -n 's/.*last=\([0-9]*\).*/\1/p' <<<"$o")
+  bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$o")
+  if [[ -n $last && $changed == "$last" ]]; then
+    pass "code-only release: only the last layer changed ($o)"
+  else
+    fail "code-only release: layers other than the last changed" "$o"
+  fi
+  if [[ -n $bytes ]] && ((bytes <= 5000000)); then
+    pass "code-only release: a Pi pulls $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e6 }') MB (<= 5 MB)"
+  else
+    fail "code-only release: a Pi pulls ${bytes:-?} bytes (target <= 5 MB)" "$o"
+  fi
+  echo "${bytes:-}" >"$tmp/code-release-bytes"
+  podman rmi -f "$img-amd64" >/dev/null 2>&1
+  podman manifest rm "$img" >/dev/null 2>&1
+}
+code_release
+
 # --- sizes and build times ----------------------------------------------------
 tail -n +"$((deboot_lines + 1))" "$images_cache/debootstrap-times" >"$tmp/debootstrap-times" 2>/dev/null
 results="$images_cache/results.md"
@@ -294,6 +352,11 @@ results="$images_cache/results.md"
       "$(awk -v b="$unc" 'BEGIN { printf "%.1f", b / 1e6 }')" \
       "$(awk -v b="$comp" 'BEGIN { printf "%.1f", b / 1e6 }')" "$secs"
   done
+  if [[ -s $tmp/code-release-bytes ]]; then
+    echo
+    printf 'A code-only release (one line of packages/cli/src/program.ts changed, amd64 rebuilt): only the last layer differs, %s MB compressed to pull.\n' \
+      "$(awk -v b="$(cat "$tmp/code-release-bytes")" 'BEGIN { printf "%.2f", b / 1e6 }')"
+  fi
 } >"$results"
 cat "$results"
 echo "image suite: $((SECONDS - suite_start)) s in all"

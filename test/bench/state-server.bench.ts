@@ -59,13 +59,11 @@ interface Server {
 
 /** The Node flags the image's `rpi-swarming` wrapper gives the state server. */
 const PRODUCTION_NODE_FLAGS = (
-  /^state_server_node_flags="([^"]*)"/m.exec(
-    readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"),
-  )?.[1] ?? ""
+  /^lean_node_flags="([^"]*)"/m.exec(readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"))?.[1] ?? ""
 )
   .split(" ")
   .filter((f) => f !== "");
-if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no state_server_node_flags line");
+if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no lean_node_flags line");
 const CLI = join(process.cwd(), "packages", "cli", "bin", "rpi-swarming.js");
 
 /** Starts `rpi-swarming state-server` from the compiled packages, as production runs it. */
