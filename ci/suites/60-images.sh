@@ -103,7 +103,8 @@ smoke() {
     echo "usb: $(command -v usbmuxd) $(command -v idevice_id) $(command -v idevicediagnostics)"
     echo "leftovers: $(find /var/lib/apt/lists /var/cache/apt -mindepth 1; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null)"
     echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"
-    echo "pruned: $(ls -d /opt/rpi-swarming/node_modules /opt/rpi-swarming/packages/*/dist /usr/share/nodejs/corepack /usr/share/nodejs/@types /usr/lib/*/gconv 2>/dev/null)"
+    echo "pruned: $(ls -d /opt/rpi-swarming/node_modules /opt/rpi-swarming/packages/*/dist /usr/share/nodejs/corepack /usr/share/nodejs/@types /usr/lib/*/gconv/IBM*.so /usr/lib/*/gconv/EUC-JP.so 2>/dev/null)"
+    echo "iconv: $(printf "\\303\\251" | iconv -f UTF-8 -t UTF-16LE | od -An -tx1 | tr -d " ")"
     echo "bundles: $(ls /opt/rpi-swarming/packages/cli/bundle | tr "\n" " ")"')
   expect "$a: runs as ${machine[$a]}" "$o" "^uname: ${machine[$a]}$"
   expect "$a: rpi-swarming on PATH" "$o" "^cli: /usr/local/bin/rpi-swarming $version$"
@@ -115,7 +116,8 @@ smoke() {
     "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
   expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
   expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
-  expect "$a: no node_modules, compiled packages, corepack, type definitions or iconv modules" "$o" "^pruned: $"
+  expect "$a: no node_modules, compiled packages, corepack, type definitions or legacy iconv modules" "$o" "^pruned: $"
+  expect "$a: iconv still converts UTF-8 to UTF-16" "$o" "^iconv: e900$"
   expect "$a: one bundle per command" "$o" "^bundles: demo.js main.js probe.js state-server.js supervisor.js swarming-double.js $"
   # The bot's reboot: sudo records the request and SIGKILLs its caller.
   o=$(run_sh "$a" '
