@@ -8,7 +8,7 @@
  * the baseline's.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -121,7 +121,7 @@ async function heapOf(metricsUrl: string): Promise<{ heap: number; external: num
   // The metrics cache renders at most once a second: wait for a fresh render.
   await sleep(1100);
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1]) / 2 ** 20;
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(text)?.[1]) / 2 ** 20;
   return { heap: value("nodejs_heap_size_used_bytes"), external: value("nodejs_external_memory_bytes") };
 }
 
@@ -136,7 +136,9 @@ const bareScript = `
   });
   server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port })));
   process.once("SIGTERM", () => server.close(() => process.exit(0)));`;
-const bare = startProc(process.execPath, [...LEAN_FLAGS, "--input-type=module", "-e", bareScript], MALLOC_ENV, "url");
+const bareFile = join(work, "bare-server.mjs");
+writeFileSync(bareFile, bareScript);
+const bare = startProc(process.execPath, [...LEAN_FLAGS, bareFile], MALLOC_ENV, "url");
 const bareUrl = new URL(String((await bare.firstRecord).url));
 await sleep(1500);
 runtimes.baseline = runtimeOf(bare.child.pid as number);
