@@ -301,12 +301,13 @@ code_release() {
     fail "code-only release: the one-line change did not apply to packages/cli/src/program.ts"
     return
   fi
-  if ! (cd "$copy" && RPI_SWARMING_IMAGE_CACHE=$images_cache bash ci/images/build-local.sh \
+  # A cache directory of its own: build-local.sh rewrites build-times there (the bases are already imported).
+  if ! (cd "$copy" && RPI_SWARMING_IMAGE_CACHE=$tmp/code-release-cache bash ci/images/build-local.sh \
     --platform linux/amd64 --tag "$img") >"$tmp/code-release.log" 2>&1; then
     fail "code-only release: build of the changed copy (log below)" "$(tail -n 30 "$tmp/code-release.log")"
     return
   fi
-  o=$(prun amd64 --network=none "$img-amd64" --help 2>&1 | head -n 3)
+  o=$(prun amd64 --network=none "$img-amd64" --help 2>&1 | tr -s ' \n' ' ')
   expect "code-only release: the rebuilt image carries the change" "$o" "code-only release" || return
   podman push -q --compression-format gzip "$img-amd64" "oci:$tmp/code-release-oci:x" >/dev/null 2>&1
   o=$(python3 - "$tmp/code-release-oci" "$(podman image inspect --format '{{json .RootFS.Layers}}' "${image[amd64]}")" <<'PY'
