@@ -310,12 +310,15 @@ code_release() {
   o=$(prun amd64 --network=none "$img-amd64" --help 2>&1 | tr -s ' \n' ' ')
   expect "code-only release: the rebuilt image carries the change" "$o" "code-only release" || return
   podman push -q --compression-format gzip "$img-amd64" "oci:$tmp/code-release-oci:x" >/dev/null 2>&1
-  o=$(python3 - "$tmp/code-release-oci" "$(podman image inspect --format '{{json .RootFS.Layers}}' "${image[amd64]}")" <<'PY'
+  # Which layers changed: their digests in local storage; what they weigh: the
+  # gzip-compressed blobs of the pushed image (same order).
+  o=$(python3 - "$tmp/code-release-oci" "$(podman image inspect --format '{{json .RootFS.Layers}}' "${image[amd64]}")" \
+    "$(podman image inspect --format '{{json .RootFS.Layers}}' "$img-amd64")" <<'PY'
 import json, os, sys
-d, before = sys.argv[1], json.loads(sys.argv[2])
+d, before, after = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 blob = lambda dg: os.path.join(d, "blobs", *dg.split(":", 1))
 m = json.load(open(blob(json.load(open(os.path.join(d, "index.json")))["manifests"][0]["digest"])))
-after = json.load(open(blob(m["config"]["digest"])))["rootfs"]["diff_ids"]
+assert len(m["layers"]) == len(after), (len(m["layers"]), len(after))
 changed = [i for i, dg in enumerate(after) if i >= len(before) or before[i] != dg]
 size = sum(m["layers"][i]["size"] for i in changed)
 print(f"layers={len(after)} changed={','.join(map(str, changed))} last={len(after) - 1} bytes={size}")
