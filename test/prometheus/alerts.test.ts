@@ -418,6 +418,9 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
 
   it("fires RpiSwarmingBotCodeDownloadFailing while the server fails bot code downloads, and resolves after one succeeds", async () => {
     const demo = pod as DemoPod;
+    // The bot must not fetch the new code itself (the supervisor would then take its copy and
+    // download nothing): the server does not tell it to update, as for a bot that cannot.
+    await demo.post(`${demo.urls.double}/_double/auto-update`, { enabled: false });
     await demo.post(`${demo.urls.double}/_double/faults`, { mode: "status", status: 503, on: "download" });
     try {
       // New code on the server makes the supervisor's next update check download it (and fail).
@@ -435,7 +438,12 @@ describe("chart monitoring against a real Prometheus and the local pod", () => {
     } finally {
       await demo.post(`${demo.urls.double}/_double/faults`, { mode: "none" });
     }
-    await waitResolved("RpiSwarmingBotCodeDownloadFailing");
+    try {
+      // The supervisor's next update check downloads the code: a success resolves the alert.
+      await waitResolved("RpiSwarmingBotCodeDownloadFailing");
+    } finally {
+      await demo.post(`${demo.urls.double}/_double/auto-update`, { enabled: true });
+    }
   }, 150_000);
 
   it("fires RpiSwarmingProbesStalled while a hung device holds the probe, and resolves when probes finish again", async () => {

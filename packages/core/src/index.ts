@@ -1,5 +1,14 @@
 export { type BotCodeInfo, botCodeDigest, inspectBotCode } from "./bot-code-digest.js";
 export * from "./config/index.js";
+export {
+  codePointLength,
+  DIMENSION_KEY_PATTERN,
+  dimensionKeyProblem,
+  dimensionValueProblem,
+  hasOuterWhitespace,
+  MAX_DIMENSION_KEY_LENGTH,
+  MAX_DIMENSION_VALUE_LENGTH,
+} from "./dimension-rules.js";
 export * from "./errors.js";
 export { CLIENT_ABORT_STATUS, logLevelForStatus, statusCodeLabel, statusForError } from "./http/error-status.js";
 export {

@@ -1,28 +1,21 @@
+import {
+  DIMENSION_KEY_PATTERN,
+  dimensionKeyProblem,
+  dimensionValueProblem,
+  MAX_DIMENSION_KEY_LENGTH,
+  MAX_DIMENSION_VALUE_LENGTH,
+} from "@rpi-swarming/core";
 import { z } from "zod";
 import type { Dimensions } from "./types.js";
 
-/** The Swarming server's rules for dimensions (bot API). */
-export const DIMENSION_KEY_PATTERN = /^[a-zA-Z\-_.][0-9a-zA-Z\-_.]*$/;
-export const MAX_DIMENSION_KEY_LENGTH = 64;
-export const MAX_DIMENSION_VALUE_LENGTH = 256;
-
-/** What is wrong with one key, or undefined when it is fine. */
-export function dimensionKeyProblem(key: string): string | undefined {
-  if (key.length > MAX_DIMENSION_KEY_LENGTH)
-    return `dimension key "${key.slice(0, 80)}" is longer than ${MAX_DIMENSION_KEY_LENGTH} characters`;
-  if (!DIMENSION_KEY_PATTERN.test(key))
-    return `dimension key "${key}" must match ${DIMENSION_KEY_PATTERN.source} (letters, digits, '-', '_', '.'; no leading digit)`;
-  return undefined;
-}
-
-/** What is wrong with one value, or undefined when it is fine. */
-export function dimensionValueProblem(key: string, value: string): string | undefined {
-  if (value.length === 0) return `dimension "${key}" has an empty value`;
-  if (value.length > MAX_DIMENSION_VALUE_LENGTH)
-    return `dimension "${key}" has a value longer than ${MAX_DIMENSION_VALUE_LENGTH} characters`;
-  if (value.trim() !== value) return `dimension "${key}" value "${value}" has leading or trailing white space`;
-  return undefined;
-}
+// The per-key and per-value rules live in core, shared with the Swarming double.
+export {
+  DIMENSION_KEY_PATTERN,
+  dimensionKeyProblem,
+  dimensionValueProblem,
+  MAX_DIMENSION_KEY_LENGTH,
+  MAX_DIMENSION_VALUE_LENGTH,
+};
 
 /** Every rule broken by a set of dimensions; empty when it is valid. */
 export function dimensionProblems(dimensions: Dimensions): string[] {

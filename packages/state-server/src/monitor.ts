@@ -3,27 +3,30 @@ import {
   type DeviceDriver,
   type DeviceKind,
   type Dimensions,
+  decideRecovery,
   evaluateHealth,
   type Health,
+  IDLE_LADDER,
+  type LadderState,
+  ladderAfterStep,
   MAINTENANCE_REASONS,
   type OperatorMessage,
   type ProbeResult,
-  type ProblemCode,
   probeTemperatures,
   QUARANTINE_REASONS,
   type RebootStatus,
   type RecoveryAction,
+  type RecoveryEvent,
+  rebootAfterTask,
+  recoveryRung,
   resolveThresholds,
   selectedTemperatures,
   type Thresholds,
 } from "@rpi-swarming/devices";
 import type { StateServerMetrics } from "./metrics.js";
 
-/** Recovery steps in the order they are tried; after the last one the device stays quarantined. */
-export const RECOVERY_LADDER: readonly RecoveryAction[] = ["reconnect", "restart_server", "reboot"];
-
-/** Problems a recovery step may cure; the others need a person (cable, key, udev rule, tool). */
-const RECOVERABLE: ReadonlySet<ProblemCode> = new Set(["offline", "probe_failed", "device_missing"]);
+/** The ladder's order and rules live in the pure recovery policy (@rpi-swarming/devices policy/recovery.ts). */
+export { RECOVERY_LADDER } from "@rpi-swarming/devices";
 
 /** While a device reboots it is probed this often at least, to see it come back soon. */
 const REBOOT_PROBE_SECONDS = 5;
@@ -70,6 +73,8 @@ export class DeviceMonitor {
   private stopped = false;
   /** Ladder steps the driver refused as not applicable (e.g. reconnect on iOS); skipped from then on. */
   private readonly unsupported = new Set<RecoveryAction>();
+  /** Where the device is on the recovery ladder; the snapshot shows its reboot and tried steps. */
+  private ladder: LadderState = IDLE_LADDER;
   /** temperatureSensors/sensor sets already warned about matching no sensor (a typo would silence the heat check). */
   private readonly unmatchedSensorWarnings = new Set<string>();
   private readonly log: Logger;
@@ -162,84 +167,83 @@ export class DeviceMonitor {
   }
 
   private async runCycle(): Promise<void> {
-    const rebootBefore = this.snap.reboot;
+    const rebootAtProbeStart = this.ladder.reboot;
     let result = await this.probeWithWatchdog();
     if (this.stopped) return;
     this.countProbe(result);
-    let { reboot, recoveryTried } = this.snap;
-    // A device in the result answered, even with a note such as "was offline, reconnect helped".
-    const answered = result.device !== undefined;
-
-    if (reboot && reboot !== rebootBefore) {
-      // The reboot began while this probe ran: its answer predates the reboot and proves nothing.
-    } else if (reboot) {
-      if (answered) {
-        const seconds = Math.round((this.now() - reboot.startedAt) / 1000);
-        this.log.info({ cause: reboot.cause, seconds }, "device answered after reboot");
-        // A late return was already counted as a timeout.
-        if (seconds <= reboot.timeoutSeconds) {
-          this.opts.metrics.deviceReboots.inc({ cause: reboot.cause, result: "success" });
-          if (reboot.cause === "recovery")
-            this.opts.metrics.recoveryActions.inc({ action: "reboot", result: "success" });
-        }
-        reboot = undefined;
-        recoveryTried = [];
-      } else if (
-        this.now() - reboot.startedAt > reboot.timeoutSeconds * 1000 &&
-        !this.snap.health.quarantined.some((q) => q.reason === "reboot_timeout")
-      ) {
-        this.log.error(
-          { cause: reboot.cause, timeoutSeconds: reboot.timeoutSeconds },
-          "device did not come back after reboot",
-        );
-        this.opts.metrics.deviceReboots.inc({ cause: reboot.cause, result: "timeout" });
-        if (reboot.cause === "recovery") this.opts.metrics.recoveryActions.inc({ action: "reboot", result: "failure" });
-      }
-    } else if (answered) {
-      if (recoveryTried.length > 0) this.log.info({ recoveryTried }, "device answers again");
-      recoveryTried = [];
-    } else if (result.problem && !result.device && RECOVERABLE.has(result.problem.code)) {
-      // Publish the failure before any step: a step and its re-probe can take tens of seconds,
-      // and meanwhile the hooks must not answer from the last good probe (the bot would take a task).
-      this.update({ probe: result, reboot, recoveryTried, ready: true });
-      // A step the driver does not support is skipped in the same cycle: it is no failed attempt.
-      for (;;) {
-        const step = this.nextStep(recoveryTried);
-        if (step && this.snap.taskRunning) {
-          this.log.info({ step, problem: result.problem.code }, "recovery deferred: a task is running");
-        } else if (step) {
-          const after = await this.recover(step, result);
-          if (this.stopped) return;
-          if (after === "unsupported") continue;
-          recoveryTried = [...recoveryTried, step];
-          if (after === "rebooting") {
-            reboot = { cause: "recovery", startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
-          } else if (after) {
-            result = after;
-            if (after.device) recoveryTried = [];
-          }
-        }
+    // A step the driver does not support is skipped in the same cycle: it is no failed attempt.
+    for (;;) {
+      const decision = decideRecovery({
+        probe: result,
+        rebootAtProbeStart,
+        taskRunning: this.snap.taskRunning,
+        ladder: this.ladder,
+        capabilities: { unsupported: this.unsupported },
+        settings: { rebootTimeoutSeconds: this.opts.rebootTimeoutSeconds },
+        now: this.now(),
+      });
+      this.report(decision.event, result);
+      const step = decision.step;
+      if (!step) {
+        this.ladder = decision.ladder;
         break;
       }
+      // Publish the failure before the step: a step and its re-probe can take tens of seconds,
+      // and meanwhile the hooks must not answer from the last good probe (the bot would take a task).
+      this.update({ probe: result, ready: true });
+      const after = await this.recover(step, result);
+      if (this.stopped) return;
+      if (after === "unsupported") continue;
+      const outcome = after === "failed" ? "failed" : after !== "started" && after.device ? "cured" : "done";
+      this.ladder = ladderAfterStep(decision.ladder, step, outcome, this.opts, this.now(), this.ladder);
+      if (after !== "failed" && after !== "started") result = after;
+      break;
     }
 
     if (result.device) this.snap = { ...this.snap, deviceDimensions: result.device.dimensions };
-    this.update({ probe: result, reboot, recoveryTried, ready: true });
+    this.update({ probe: result, ready: true });
   }
 
-  /** The first ladder step not tried yet that the driver has not refused as unsupported. */
-  private nextStep(tried: readonly RecoveryAction[]): RecoveryAction | undefined {
-    return RECOVERY_LADDER.find((s) => !tried.includes(s) && !this.unsupported.has(s));
+  /** Logs and counts what the recovery policy saw. */
+  private report(event: RecoveryEvent, probe: ProbeResult): void {
+    const metrics = this.opts.metrics;
+    switch (event.kind) {
+      case "back_after_reboot":
+        this.log.info({ cause: event.cause, seconds: event.seconds }, "device answered after reboot");
+        // A late return was already counted as a timeout.
+        if (event.inTime) {
+          metrics.deviceReboots.inc({ cause: event.cause, result: "success" });
+          if (event.step) metrics.recoveryActions.inc({ action: event.step, result: "success" });
+        }
+        return;
+      case "reboot_timed_out":
+        this.log.error(
+          { cause: event.cause, timeoutSeconds: event.timeoutSeconds },
+          "device did not come back after reboot",
+        );
+        metrics.deviceReboots.inc({ cause: event.cause, result: "timeout" });
+        if (event.step) metrics.recoveryActions.inc({ action: event.step, result: "failure" });
+        return;
+      case "answered":
+        if (event.tried.length > 0) this.log.info({ recoveryTried: event.tried }, "device answers again");
+        return;
+      case "deferred":
+        this.log.info({ step: event.step, problem: probe.problem?.code }, "recovery deferred: a task is running");
+        return;
+      default:
+        return;
+    }
   }
 
   /**
-   * One ladder step; returns the probe taken after it, "rebooting" for a reboot that started,
-   * or "unsupported" when the driver says the step does not apply to its devices.
+   * One ladder step; returns the probe taken after it, "started" for a step the device is gone
+   * after (a reboot), "failed" when the driver threw, or "unsupported" when the driver says
+   * the step does not apply to its devices.
    */
   private async recover(
     step: RecoveryAction,
     before: ProbeResult,
-  ): Promise<ProbeResult | "rebooting" | "unsupported" | undefined> {
+  ): Promise<ProbeResult | "started" | "failed" | "unsupported"> {
     const metrics = this.opts.metrics;
     try {
       await this.opts.driver.recover(step);
@@ -253,11 +257,11 @@ export class DeviceMonitor {
       this.log.error({ step, problem: before.problem, err }, "recovery step failed");
       metrics.recoveryActions.inc({ action: step, result: "failure" });
       if (step === "reboot") metrics.deviceReboots.inc({ cause: "recovery", result: "failure" });
-      return undefined;
+      return "failed";
     }
     // Logged once the driver has taken the step, so a skipped step leaves only its debug line.
     this.log.warn({ step, problem: before.problem }, "recovery step");
-    if (step === "reboot") return "rebooting";
+    if (recoveryRung(step).afterwards === "await_return") return "started";
     const after = await this.probeWithWatchdog();
     this.countProbe(after);
     const ok = after.device !== undefined;
@@ -292,7 +296,7 @@ export class DeviceMonitor {
   taskEnded(): boolean {
     const wasRunning = this.snap.taskRunning;
     this.log.info({ taskId: this.snap.taskId, wasRunning }, "task ended");
-    const reboot = this.opts.rebootAfterTask && this.opts.kind !== "none" && !this.snap.reboot;
+    const reboot = rebootAfterTask(this.opts, this.opts.kind !== "none", this.ladder);
     if (!reboot) {
       this.update({ taskRunning: false, taskId: null });
       // A task may have drained or heated the device: look now rather than at the next tick.
@@ -322,14 +326,17 @@ export class DeviceMonitor {
 
   /** Starts a reboot: maintenance `rebooting` at once, probed until the device is back or the time is up. */
   private async reboot(cause: RebootStatus["cause"]): Promise<void> {
-    this.update({ reboot: { cause, startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds } });
+    const reboot = { cause, startedAt: this.now(), timeoutSeconds: this.opts.rebootTimeoutSeconds };
+    this.ladder = { ...this.ladder, reboot, rebootTimeoutReported: false };
+    this.update({});
     try {
       await this.opts.driver.recover("reboot");
       this.log.info({ cause }, "device reboot started");
     } catch (err) {
       this.log.error({ err, cause }, "device reboot failed");
       this.opts.metrics.deviceReboots.inc({ cause, result: "failure" });
-      this.update({ reboot: undefined });
+      this.ladder = { ...this.ladder, reboot: undefined };
+      this.update({});
       throw err;
     } finally {
       void this.probeNow();
@@ -376,8 +383,9 @@ export class DeviceMonitor {
     );
   }
 
-  private update(change: Partial<Omit<Snapshot, "health">>): void {
-    const next = { ...this.snap, ...change };
+  /** Publishes a change; the reboot and the tried steps always come from the ladder. */
+  private update(change: Partial<Omit<Snapshot, "health" | "reboot" | "recoveryTried">>): void {
+    const next = { ...this.snap, ...change, reboot: this.ladder.reboot, recoveryTried: this.ladder.tried };
     const health = this.evaluate(next.probe, next.reboot, next.recoveryTried, this.snap.health);
     if (health.status !== this.snap.health.status || JSON.stringify(health) !== JSON.stringify(this.snap.health))
       this.log.info({ health, simulated: next.probe?.simulated }, "health changed");

@@ -221,6 +221,22 @@ describe("BotCodeFetcher", () => {
     expect((err as Error).message).toMatch(/ECONNREFUSED/);
   });
 
+  it("names no credential of the server URL in its errors or its log", async () => {
+    await serve((req, res) => {
+      res.writeHead(req.url === "/bot_code" ? 302 : 500, {
+        Location: "/swarming/api/v1/bot/bot_code/abc?access_token=t0ken",
+      });
+      res.end();
+    });
+    base = base.replace("http://", "http://lab:s3cret@");
+    const { f } = fetcher();
+    const { target } = botDirWithOldCopy();
+    const latest = await f.latest();
+    const err = (await f.download(latest.url, target, latest.digest).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/HTTP 500/);
+    expect(err.message).not.toMatch(/s3cret|t0ken/);
+  });
+
   it("a disk that fills up during the download is 'disk_error' with no partial file and the old copy intact", async (ctx) => {
     // The bot dir and the shared dir on one small volume, as on a pod's emptyDir.
     const volume = join(dir, "b");

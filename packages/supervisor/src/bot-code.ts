@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { basename, dirname, join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CorruptZipError, inspectBotCode, type Logger, type TokenSource } from "@rpi-swarming/core";
+import { CorruptZipError, inspectBotCode, type Logger, redactUrl, type TokenSource } from "@rpi-swarming/core";
 import got, { type Request as GotRequest } from "got";
 import { linkSignal } from "./abort-link.js";
 import { BotCodeError } from "./errors.js";
@@ -78,7 +78,7 @@ export class BotCodeFetcher {
     }).finally(() => link.release());
     if (res.status === 301 || res.status === 302 || res.status === 303 || res.status === 307 || res.status === 308) {
       const location = res.headers.location;
-      if (!location) throw new BotCodeError(`${url} redirected without a Location header`, "http_error");
+      if (!location) throw new BotCodeError(`${redactUrl(url)} redirected without a Location header`, "http_error");
       const target = new URL(location, url);
       const digest = VERSIONED_PATH.exec(target.pathname)?.[1] ?? null;
       return { url: target.toString(), digest };
@@ -160,7 +160,7 @@ export class BotCodeFetcher {
       const len = Number(r.headers["content-length"]);
       if (r.headers["content-encoding"] === undefined && Number.isFinite(len) && len >= 0) declared = len;
     });
-    this.log.info({ url, expectedDigest }, "downloading bot code");
+    this.log.info({ url: redactUrl(url), expectedDigest }, "downloading bot code");
     try {
       try {
         await pipeline(request, counter, createWriteStream(temp, { flags: "wx" }));
@@ -168,13 +168,13 @@ export class BotCodeFetcher {
         throw this.transferError(err as Error, url, received, declared);
       }
       if (declared !== null && received !== declared) {
-        throw new BotCodeError(`${url} sent ${received} of ${declared} bytes`, "truncated");
+        throw new BotCodeError(`${redactUrl(url)} sent ${received} of ${declared} bytes`, "truncated");
       }
       await this.flush(temp);
       const digest = await this.verify(temp, url);
       if (expectedDigest && digest !== expectedDigest) {
         throw new BotCodeError(
-          `bot code from ${url} is version ${digest} (computed from the zip), not version ${expectedDigest} (announced by the server's /bot_code redirect)`,
+          `bot code from ${redactUrl(url)} is version ${digest} (computed from the zip), not version ${expectedDigest} (announced by the server's /bot_code redirect)`,
           "corrupt",
         );
       }
@@ -272,19 +272,19 @@ export class BotCodeFetcher {
       const auth = this.opts.tokens.enabled
         ? `the token from ${this.opts.tokens.configPath} was refused`
         : `no token config at ${this.opts.tokens.configPath}, so the request carried no credentials`;
-      return new BotCodeError(`${url} answered HTTP ${status}: ${auth}`, "auth_error");
+      return new BotCodeError(`${redactUrl(url)} answered HTTP ${status}: ${auth}`, "auth_error");
     }
-    return new BotCodeError(`${url} answered HTTP ${status}`, "http_error");
+    return new BotCodeError(`${redactUrl(url)} answered HTTP ${status}`, "http_error");
   }
 
   private requestError(err: Error, url: string): BotCodeError {
     const code = (err as { code?: string }).code ?? "";
     if (err.name === "TimeoutError" || code === "ETIMEDOUT") {
-      return new BotCodeError(`${url} timed out: ${err.message}`, "timeout", { cause: err });
+      return new BotCodeError(`${redactUrl(url)} timed out: ${err.message}`, "timeout", { cause: err });
     }
     const status = (err as { response?: { statusCode?: number } }).response?.statusCode;
     if (err.name === "HTTPError" && status) return this.statusError(status, url);
-    return new BotCodeError(`${url} cannot be fetched: ${err.message}`, "network_error", { cause: err });
+    return new BotCodeError(`${redactUrl(url)} cannot be fetched: ${err.message}`, "network_error", { cause: err });
   }
 
   private transferError(err: Error, url: string, received: number, declared: number | null): BotCodeError {
@@ -297,9 +297,13 @@ export class BotCodeFetcher {
     if (err.name === "ReadError" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNRESET") {
       if (declared === null || received < declared) {
         const of = declared === null ? "" : ` of ${declared}`;
-        return new BotCodeError(`${url} broke off after ${received}${of} bytes: ${err.message}`, "truncated", {
-          cause: err,
-        });
+        return new BotCodeError(
+          `${redactUrl(url)} broke off after ${received}${of} bytes: ${err.message}`,
+          "truncated",
+          {
+            cause: err,
+          },
+        );
       }
     }
     return this.requestError(err, url);

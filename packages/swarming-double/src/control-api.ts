@@ -129,6 +129,12 @@ export function controlApiRouter(double: SwarmingDouble, workDir: string): Route
     ctx.body = { authRequired: body.token !== null };
   });
 
+  router.post("/_double/auto-update", async (ctx) => {
+    const body = parse(z.object({ enabled: z.boolean() }), await readJsonBody(ctx), "auto-update body");
+    double.setAutoUpdate(body.enabled);
+    ctx.body = { autoUpdate: body.enabled };
+  });
+
   router.post("/_double/cancel-task", async (ctx) => {
     const body = parse(z.object({ taskId: z.string().min(1) }), await readJsonBody(ctx), "cancel-task body");
     if (!double.cancelTask(body.taskId)) throw new NotFoundError(`no task ${body.taskId}`);

@@ -67,6 +67,22 @@ describe("swarming double bot API", () => {
     expect(((await bad.json()) as { message: string }).message).toMatch(/dimensions\.id/);
   });
 
+  it("stops and resumes sending update over its control API (a bot that cannot update itself)", async () => {
+    double = await startSwarmingDouble({ botCode: { zipPath } });
+    const v = double.currentVersion() as string;
+    const control = (enabled: unknown) =>
+      fetch(`${double.url}/_double/auto-update`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ enabled }),
+      });
+    expect((await control("no")).status).toBe(400);
+    expect(await (await control(false)).json()).toEqual({ autoUpdate: false });
+    expect(await (await post(`${BOT_API}/poll`, attrs("old"))).json()).toMatchObject({ cmd: "sleep" });
+    await control(true);
+    expect(await (await post(`${BOT_API}/poll`, attrs("old"))).json()).toEqual({ cmd: "update", version: v });
+  });
+
   it("tells a bot on another version to update, then hands out queued commands; runs wait while quarantined", async () => {
     double = await startSwarmingDouble({ botCode: { zipPath } });
     const v = double.currentVersion() as string;
@@ -111,7 +127,7 @@ describe("swarming double bot API", () => {
       dimensions: { id: ["bot-a"], pool: ["p"], "bad key": ["x"] },
     });
     expect(await r.json()).toMatchObject({ cmd: "sleep", quarantined: true });
-    expect(double.bot("bot-a")?.serverQuarantine).toMatch(/dimension key "bad key" is invalid/);
+    expect(double.bot("bot-a")?.serverQuarantine).toMatch(/dimension key "bad key" must match/);
   });
 
   it("records events and task errors, and says must_stop after cancelTask", async () => {

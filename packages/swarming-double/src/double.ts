@@ -62,6 +62,8 @@ export interface SwarmingDouble {
   setFault(fault: BotCodeFault | null): void;
   /** Changes the required bearer token; undefined turns auth off. */
   setToken(token: string | undefined): void;
+  /** Off: polls are not answered with `update`, as if the bot could not update itself (tests of the supervisor's own downloads). */
+  setAutoUpdate(enabled: boolean): void;
   /** The next task_update for this task is answered with must_stop. */
   cancelTask(taskId: string): boolean;
   currentVersion(): string | undefined;
@@ -149,6 +151,10 @@ export async function startSwarmingDouble(options: SwarmingDoubleOptions = {}): 
     },
     setToken(t) {
       token = t;
+      store.changed();
+    },
+    setAutoUpdate(enabled) {
+      store.autoUpdate = enabled;
       store.changed();
     },
     cancelTask: (taskId) => store.cancelTask(taskId),

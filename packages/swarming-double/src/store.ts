@@ -45,8 +45,12 @@ export class DoubleStore extends EventEmitter {
   private nextCommandId = 1;
   private nextTaskNumber = 1;
 
+  /** Whether polls of a bot on other code are answered with `update` (Swarming always does). */
+  autoUpdate: boolean;
+
   constructor(private readonly options: StoreOptions) {
     super();
+    this.autoUpdate = options.autoUpdate;
     this.setMaxListeners(100);
   }
 
@@ -175,7 +179,7 @@ export class DoubleStore extends EventEmitter {
 
   private pickCommand(bot: BotRecord): Record<string, unknown> {
     const healthy = !bot.serverQuarantine && !bot.quarantined && !bot.maintenance;
-    if (this.options.autoUpdate && this.currentVersion && bot.version !== this.currentVersion) {
+    if (this.autoUpdate && this.currentVersion && bot.version !== this.currentVersion) {
       return { cmd: "update", version: this.currentVersion };
     }
     const index = this.queue.findIndex(

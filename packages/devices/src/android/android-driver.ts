@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, NotFoundError, TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
 import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
 import { ProbeCycle, type ProbeOutcome } from "../exec/probe-cycle.js";
-import type { DeviceDriver, DeviceProblem, DeviceReading, ProbeResult, RecoveryAction } from "../types.js";
+import type { DeviceDriver, DeviceProblem, ProbeResult, RecoveryAction } from "../types.js";
 import { type AdbDeviceEntry, parseAdbDevices } from "./adb-devices.js";
 import {
   noDeviceProblem,
@@ -11,12 +11,8 @@ import {
   serialMissingProblem,
   severalDevicesProblem,
 } from "./adb-problems.js";
-import { androidDimensions } from "./android-dimensions.js";
-import { parseDumpsysBattery } from "./dumpsys-battery.js";
-import { parseThermalservice } from "./dumpsys-thermalservice.js";
-import { parseGetprop } from "./getprop.js";
+import { readAndroidDevice } from "./device-reading.js";
 import { buildProbeScript, splitProbeOutput } from "./probe-script.js";
-import { parseProcUptime } from "./proc-uptime.js";
 
 export interface AndroidDriverOptions {
   /** adb binary: a name on PATH or a path. */
@@ -145,49 +141,7 @@ export class AndroidDriver implements DeviceDriver {
         },
       };
     }
-    const props = parseGetprop(split.sections.getprop ?? "");
-    if (Object.keys(props).length === 0)
-      return {
-        problem: {
-          code: "probe_failed",
-          serial,
-          message: `Android device ${serial} printed no system properties (getprop output is empty or garbled)`,
-        },
-      };
-    // adb lists a rebooting phone as `device` well before Android has started its services.
-    if (props["sys.boot_completed"] !== "1")
-      return {
-        problem: {
-          code: "offline",
-          serial,
-          message: `Android device ${serial} is still booting (sys.boot_completed is not 1); it should answer shortly`,
-        },
-      };
-    const battery = parseDumpsysBattery(split.sections.battery ?? "");
-    const thermal = parseThermalservice(split.sections.thermal ?? "");
-    const uptimeSeconds = parseProcUptime(split.sections.uptime ?? "");
-    const extra: Record<string, unknown> = { thermal_service: thermal.serviceAvailable };
-    const facts: Record<string, string | undefined> = {
-      model: props["ro.product.model"],
-      manufacturer: props["ro.product.manufacturer"],
-      product: props["ro.product.name"],
-      sdk: props["ro.build.version.sdk"],
-      release: props["ro.build.version.release"],
-      fingerprint: props["ro.build.fingerprint"],
-      usb: entry.info.usb,
-      transport_id: entry.info.transport_id,
-    };
-    for (const [k, v] of Object.entries(facts)) if (v) extra[k] = v;
-    const device: DeviceReading = {
-      serial,
-      connection: entry.state,
-      dimensions: androidDimensions(props),
-      temperaturesCelsius: thermal.temperaturesCelsius,
-      extra,
-      ...(battery ? { battery } : {}),
-      ...(uptimeSeconds !== undefined ? { uptimeSeconds } : {}),
-    };
-    return { device };
+    return readAndroidDevice(entry, split.sections);
   }
 
   #adb(args: readonly string[]): Promise<CommandOutput> {

@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { type Logger, UpstreamError } from "@rpi-swarming/core";
+import { readAndroidDevice } from "../android/device-reading.js";
 import type { DeviceDriver, DeviceProblem, ProbeResult, RecoveryAction } from "../types.js";
 import { startControlServer } from "./control.js";
 import type { SimulatedOptions } from "./options.js";
@@ -99,23 +100,10 @@ export class SimulatedDriver implements DeviceDriver {
         true,
       );
     }
-    return finish({
-      device: {
-        serial,
-        connection: "device",
-        dimensions: this.phone.dimensions(),
-        battery: {
-          ratio: c.batteryRatio,
-          temperatureCelsius: c.batteryTemperatureCelsius,
-          health: "good",
-          status: c.charging ? (c.batteryRatio >= 1 ? "full" : "charging") : "discharging",
-          charging: c.charging,
-        },
-        temperaturesCelsius: { cpu0: c.cpuTemperatureCelsius },
-        uptimeSeconds: c.uptimeSeconds,
-        extra: { simulated: true, model: `${this.opts.options.deviceType} (simulated)` },
-      },
-    });
+    // The phone prints what a real one prints; the android driver's parsers and dimension rules read it.
+    const read = readAndroidDevice({ serial, state: "device", info: {} }, this.phone.probeOutput(c));
+    if (!read.device) return finish(read.problem ? { problem: read.problem } : {});
+    return finish({ device: { ...read.device, extra: { ...read.device.extra, simulated: true } } });
   }
 
   async recover(action: RecoveryAction): Promise<void> {

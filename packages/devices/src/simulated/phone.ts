@@ -1,4 +1,5 @@
-import type { Dimensions } from "../types.js";
+import type { ProbeSection } from "../android/probe-script.js";
+import { simulatedProbeSections } from "./android-text.js";
 import type { ConditionPatch, SimulatedOptions } from "./options.js";
 
 /** The phone's condition as the control interface shows it. */
@@ -131,20 +132,8 @@ export class SimulatedPhone {
     this.offline = false;
   }
 
-  /** Dimensions as the android driver derives them from getprop (docs/devices.md). */
-  dimensions(): Dimensions {
-    const o = this.options;
-    const deviceOs = [o.buildId, `${o.buildId}_${o.buildIncremental}`];
-    const first = o.buildId[0];
-    if (first && /[A-Z]/.test(first)) deviceOs.push(first);
-    const flavor = o.brand.toLowerCase() === "aosp" ? "android" : o.brand.toLowerCase();
-    return {
-      android_devices: ["1"],
-      device_os: deviceOs.sort(),
-      device_os_flavor: [flavor],
-      device_os_type: [o.buildType],
-      device_type: [o.deviceType],
-      os: ["Android"],
-    };
+  /** What the phone's tools print now (getprop, dumpsys battery and thermalservice, /proc/uptime). */
+  probeOutput(condition: SimulatedCondition = this.condition()): Record<ProbeSection, string> {
+    return simulatedProbeSections(this.options, condition);
   }
 }

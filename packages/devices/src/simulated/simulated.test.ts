@@ -1,6 +1,11 @@
 import { Writable } from "node:stream";
 import { createLogger } from "@rpi-swarming/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { androidDimensions } from "../android/android-dimensions.js";
+import { parseDumpsysBattery } from "../android/dumpsys-battery.js";
+import { parseThermalservice } from "../android/dumpsys-thermalservice.js";
+import { parseGetprop } from "../android/getprop.js";
+import { parseProcUptime } from "../android/proc-uptime.js";
 import { SimulatedDriver } from "./driver.js";
 import { simulatedOptionsSchema } from "./options.js";
 import { SimulatedPhone } from "./phone.js";
@@ -92,16 +97,26 @@ describe("SimulatedPhone", () => {
     expect(phone.condition()).toMatchObject({ rebooting: false, uptimeSeconds: 0, reboots: 1 });
   });
 
-  it("derives dimensions the way the android driver does", () => {
-    const phone = new SimulatedPhone(simulatedOptionsSchema.parse({ brand: "aosp", buildId: "RPB2.200611.009" }));
-    expect(phone.dimensions()).toEqual({
-      android_devices: ["1"],
-      device_os: ["R", "RPB2.200611.009", "RPB2.200611.009_6124905"],
-      device_os_flavor: ["android"],
-      device_os_type: ["userdebug"],
-      device_type: ["sargo"],
-      os: ["Android"],
+  it("prints its condition in the formats the android parsers read", () => {
+    const c = clock();
+    const phone = new SimulatedPhone(
+      simulatedOptionsSchema.parse({ batteryRatio: 0.42, charging: true, temperatureSwingCelsius: 0, timeScale: 2 }),
+      c.now,
+    );
+    c.advance(1000);
+    phone.apply({ batteryTemperatureCelsius: 36.4, cpuTemperatureCelsius: 51.25 });
+    const condition = phone.condition();
+    const out = phone.probeOutput(condition);
+    expect(parseGetprop(out.getprop)).toMatchObject({ "sys.boot_completed": "1", "ro.serialno": "SIMULATED0001" });
+    expect(parseDumpsysBattery(out.battery)).toEqual({
+      ratio: 0.42,
+      temperatureCelsius: 36.4,
+      health: "good",
+      status: "charging",
+      charging: true,
     });
+    expect(parseThermalservice(out.thermal)).toEqual({ temperaturesCelsius: { cpu0: 51.25 }, serviceAvailable: true });
+    expect(parseProcUptime(out.uptime)).toBe(condition.uptimeSeconds);
   });
 });
 
@@ -124,6 +139,26 @@ describe("SimulatedDriver", () => {
     expect(r.problem).toBeUndefined();
     expect(r.device?.battery).toMatchObject({ ratio: 0.7, charging: true, status: "charging" });
     expect(Object.keys(r.device?.temperaturesCelsius ?? {})).toEqual(["cpu0"]);
+    expect(r.device?.extra).toMatchObject({ simulated: true, model: "sargo (simulated)", thermal_service: true });
+  });
+
+  it("derives its dimensions through the android driver's getprop parser and rules", async () => {
+    driver = await SimulatedDriver.start({
+      options: simulatedOptionsSchema.parse({ brand: "aosp", buildId: "RPB2.200611.009", deviceType: "flame" }),
+      controlPort: null,
+      commandTimeoutSeconds: 1,
+      log,
+    });
+    const dims = (await driver.probe()).device?.dimensions;
+    expect(dims).toEqual({
+      android_devices: ["1"],
+      device_os: ["R", "RPB2.200611.009", "RPB2.200611.009_6124905"],
+      device_os_flavor: ["android"],
+      device_os_type: ["userdebug"],
+      device_type: ["flame"],
+      os: ["Android"],
+    });
+    expect(dims).toEqual(androidDimensions(parseGetprop(driver.phone.probeOutput().getprop)));
   });
 
   it("reports each injected fault as the android driver would, and recovers what recovery can cure", async () => {

@@ -1,0 +1,271 @@
+import { describe, expect, it } from "vitest";
+import type { ProbeResult, ProblemCode, RecoveryAction } from "../types.js";
+import type { RebootStatus } from "./health.js";
+import {
+  decideRecovery,
+  IDLE_LADDER,
+  type LadderState,
+  ladderAfterStep,
+  RECOVERY_LADDER,
+  RECOVERY_RUNGS,
+  type RecoveryDecision,
+  type RecoveryInput,
+  rebootAfterTask,
+  type StepOutcome,
+} from "./recovery.js";
+
+const NOW = 1_800_000_000_000;
+const settings = { rebootTimeoutSeconds: 120 };
+
+const answering: ProbeResult = {
+  kind: "android",
+  finishedAt: NOW,
+  durationSeconds: 0.1,
+  spawns: 2,
+  device: { serial: "8A2Y0B3C", connection: "device", dimensions: {}, temperaturesCelsius: {} },
+};
+const failing = (code: ProblemCode): ProbeResult => ({
+  kind: "android",
+  finishedAt: NOW,
+  durationSeconds: 0.1,
+  spawns: 1,
+  problem: { code, serial: "8A2Y0B3C", message: code },
+});
+const revived: ProbeResult = { ...answering, problem: { code: "offline", message: "reconnect revived it" } };
+
+const rebooting = (cause: RebootStatus["cause"], secondsAgo: number): RebootStatus => ({
+  cause,
+  startedAt: NOW - secondsAgo * 1000,
+  timeoutSeconds: settings.rebootTimeoutSeconds,
+});
+const ladder = (tried: RecoveryAction[], reboot?: RebootStatus, rebootTimeoutReported = false): LadderState => ({
+  tried,
+  reboot,
+  rebootTimeoutReported,
+});
+const ALL: RecoveryAction[] = ["reconnect", "restart_server", "reboot"];
+
+interface Row {
+  readonly name: string;
+  readonly probe: ProbeResult;
+  readonly ladder?: LadderState;
+  /** Defaults to the ladder's reboot: the reboot was under way before the probe. */
+  readonly rebootAtProbeStart?: RebootStatus | "none";
+  readonly taskRunning?: boolean;
+  readonly unsupported?: RecoveryAction[];
+  readonly expected: RecoveryDecision;
+}
+
+const rows: Row[] = [
+  {
+    name: "a device that answers stays off the ladder",
+    probe: answering,
+    expected: { step: undefined, ladder: IDLE_LADDER, event: { kind: "answered", tried: [] } },
+  },
+  {
+    name: "a device that answers again leaves the ladder",
+    probe: answering,
+    ladder: ladder(["reconnect", "restart_server"]),
+    expected: {
+      step: undefined,
+      ladder: IDLE_LADDER,
+      event: { kind: "answered", tried: ["reconnect", "restart_server"] },
+    },
+  },
+  {
+    name: "a device that answered with a note (reconnect revived it) counts as answering",
+    probe: revived,
+    expected: { step: undefined, ladder: IDLE_LADDER, event: { kind: "answered", tried: [] } },
+  },
+  {
+    name: "the first failure takes the bottom step",
+    probe: failing("offline"),
+    expected: { step: "reconnect", ladder: ladder(["reconnect"]), event: { kind: "step", step: "reconnect" } },
+  },
+  {
+    name: "one step per cycle: the next failure takes the next step",
+    probe: failing("probe_failed"),
+    ladder: ladder(["reconnect"]),
+    expected: {
+      step: "restart_server",
+      ladder: ladder(["reconnect", "restart_server"]),
+      event: { kind: "step", step: "restart_server" },
+    },
+  },
+  {
+    name: "reboot comes after restart_server",
+    probe: failing("device_missing"),
+    ladder: ladder(["reconnect", "restart_server"]),
+    expected: { step: "reboot", ladder: ladder(ALL), event: { kind: "step", step: "reboot" } },
+  },
+  {
+    name: "after the last rung the device stays quarantined",
+    probe: failing("device_missing"),
+    ladder: ladder(ALL),
+    expected: { step: undefined, ladder: ladder(ALL), event: { kind: "exhausted" } },
+  },
+  {
+    name: "steps the driver does not support are skipped",
+    probe: failing("device_missing"),
+    unsupported: ["reconnect", "restart_server"],
+    expected: { step: "reboot", ladder: ladder(["reboot"]), event: { kind: "step", step: "reboot" } },
+  },
+  {
+    name: "a driver that supports no step leaves the device quarantined",
+    probe: failing("offline"),
+    unsupported: ALL,
+    expected: { step: undefined, ladder: IDLE_LADDER, event: { kind: "exhausted" } },
+  },
+  {
+    name: "never a step during a task",
+    probe: failing("offline"),
+    ladder: ladder(["reconnect"]),
+    taskRunning: true,
+    expected: { step: undefined, ladder: ladder(["reconnect"]), event: { kind: "deferred", step: "restart_server" } },
+  },
+  ...(["unauthorized", "no_permissions", "several_devices", "tool_missing"] as const).map(
+    (code): Row => ({
+      name: `${code} needs a person, not a step`,
+      probe: failing(code),
+      expected: { step: undefined, ladder: IDLE_LADDER, event: { kind: "needs_a_person" } },
+    }),
+  ),
+  {
+    name: "while a reboot runs the device is only watched",
+    probe: failing("device_missing"),
+    ladder: ladder(ALL, rebooting("recovery", 30)),
+    expected: {
+      step: undefined,
+      ladder: ladder(ALL, rebooting("recovery", 30)),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
+    name: "back in time after the ladder's reboot: the reboot step succeeded and the ladder is left",
+    probe: answering,
+    ladder: ladder(ALL, rebooting("recovery", 40)),
+    expected: {
+      step: undefined,
+      ladder: IDLE_LADDER,
+      event: { kind: "back_after_reboot", cause: "recovery", seconds: 40, inTime: true, step: "reboot" },
+    },
+  },
+  {
+    name: "back late after a reboot after a task: not in time, no ladder step",
+    probe: answering,
+    ladder: ladder([], rebooting("after_task", 200), true),
+    expected: {
+      step: undefined,
+      ladder: IDLE_LADDER,
+      event: { kind: "back_after_reboot", cause: "after_task", seconds: 200, inTime: false, step: undefined },
+    },
+  },
+  {
+    name: "a reboot past its timeout is reported once",
+    probe: failing("device_missing"),
+    ladder: ladder(ALL, rebooting("recovery", 121)),
+    expected: {
+      step: undefined,
+      ladder: ladder(ALL, rebooting("recovery", 121), true),
+      event: { kind: "reboot_timed_out", cause: "recovery", timeoutSeconds: 120, step: "reboot" },
+    },
+  },
+  {
+    name: "a reboot past its timeout already reported: only watched",
+    probe: failing("device_missing"),
+    ladder: ladder([], rebooting("requested", 500), true),
+    expected: {
+      step: undefined,
+      ladder: ladder([], rebooting("requested", 500), true),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
+    name: "a reboot that began while the probe ran makes its answer moot",
+    probe: answering,
+    ladder: ladder([], rebooting("requested", 0)),
+    rebootAtProbeStart: "none",
+    expected: {
+      step: undefined,
+      ladder: ladder([], rebooting("requested", 0)),
+      event: { kind: "reboot_began_during_probe" },
+    },
+  },
+];
+
+describe("decideRecovery", () => {
+  for (const row of rows) {
+    it(row.name, () => {
+      const l = row.ladder ?? IDLE_LADDER;
+      const input: RecoveryInput = {
+        probe: row.probe,
+        rebootAtProbeStart: row.rebootAtProbeStart === "none" ? undefined : (row.rebootAtProbeStart ?? l.reboot),
+        taskRunning: row.taskRunning ?? false,
+        ladder: l,
+        capabilities: { unsupported: new Set(row.unsupported ?? []) },
+        settings,
+        now: NOW,
+      };
+      expect(decideRecovery(input)).toEqual(row.expected);
+    });
+  }
+
+  it("walks the whole ladder in the order of its rungs", () => {
+    expect(RECOVERY_LADDER).toEqual(RECOVERY_RUNGS.map((r) => r.step));
+    let l = IDLE_LADDER;
+    const taken: (RecoveryAction | undefined)[] = [];
+    for (let i = 0; i <= RECOVERY_LADDER.length; i++) {
+      const d = decideRecovery({
+        probe: failing("offline"),
+        rebootAtProbeStart: undefined,
+        taskRunning: false,
+        ladder: l,
+        capabilities: { unsupported: new Set() },
+        settings,
+        now: NOW,
+      });
+      taken.push(d.step);
+      l = { ...d.ladder, reboot: undefined };
+    }
+    expect(taken).toEqual([...RECOVERY_LADDER, undefined]);
+  });
+});
+
+describe("ladderAfterStep", () => {
+  const table: [RecoveryAction, StepOutcome, LadderState][] = [
+    ["reconnect", "cured", IDLE_LADDER],
+    ["reconnect", "done", ladder(["reconnect"])],
+    ["reconnect", "failed", ladder(["reconnect"])],
+    ["restart_server", "done", ladder(["reconnect"])],
+    ["reboot", "failed", ladder(["reconnect"])],
+    ["reboot", "done", ladder(["reconnect"], { cause: "recovery", startedAt: NOW, timeoutSeconds: 120 })],
+  ];
+  for (const [step, outcome, expected] of table)
+    it(`${step} ${outcome}`, () => {
+      expect(ladderAfterStep(ladder(["reconnect"]), step, outcome, settings, NOW)).toEqual(expected);
+    });
+
+  const requested = rebooting("requested", 3);
+  const meanwhile: [RecoveryAction, StepOutcome, LadderState][] = [
+    ["reconnect", "cured", ladder([], requested)],
+    ["reconnect", "done", ladder(["reconnect"], requested)],
+    ["reconnect", "failed", ladder(["reconnect"], requested)],
+    ["reboot", "done", ladder(["reconnect"], { cause: "recovery", startedAt: NOW, timeoutSeconds: 120 })],
+  ];
+  for (const [step, outcome, expected] of meanwhile)
+    it(`${step} ${outcome}, while a reboot was asked for during the step`, () => {
+      const current = ladder(["reconnect"], requested);
+      expect(ladderAfterStep(ladder(["reconnect"]), step, outcome, settings, NOW, current)).toEqual(expected);
+    });
+});
+
+describe("rebootAfterTask", () => {
+  it.each([
+    [true, true, IDLE_LADDER, true],
+    [false, true, IDLE_LADDER, false],
+    [true, false, IDLE_LADDER, false],
+    [true, true, ladder([], rebooting("requested", 5)), false],
+  ])("rebootAfterTask %s, device %s, ladder %o: %s", (setting, hasDevice, l, expected) => {
+    expect(rebootAfterTask({ rebootAfterTask: setting }, hasDevice, l)).toBe(expected);
+  });
+});
