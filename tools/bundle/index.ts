@@ -1,8 +1,8 @@
 /**
  * `npm run bundle -- DIR`: writes the install tree the image ships to DIR
  * (an empty or missing directory outside the checkout's packages/): one
- * bundled, minified file per CLI entry in packages/cli/bundle/ (no
- * node_modules at all), bin/rpi-swarming.js (which picks those bundles), the
+ * bundled, minified file per CLI entry in packages/cli/bundle/, with the code
+ * they share in chunk-*.js files beside them (no node_modules at all), bin/rpi-swarming.js (which picks those bundles), the
  * package manifests (the version is read from them), the stand-in bot's
  * sources, the hook script and the sudo stand-in. Bundles the compiled
  * packages (run `npm run build` first), so the image runs what the tests ran.
@@ -103,6 +103,10 @@ export async function bundleInstall(out: string): Promise<BundleResult> {
     legalComments: "none",
     external: EXTERNAL,
     metafile: true,
+    // Code shared by the entries, and what they import lazily (got, yauzl, the
+    // state server's own package), goes to chunks loaded on first use: less
+    // source held by each process and one copy in the image.
+    splitting: true,
     logLevel: "warning",
     // CommonJS dependencies call require() for Node's own modules.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
