@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -64,6 +64,20 @@ describe("rpi-swarming probe", () => {
     const r = await probe(["--device=android", "--adb-path=/nonexistent/adb"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/tool_missing: .*adb/);
+  });
+
+  it("does not hand the image's malloc setting on to the device tools it runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "probe-env-"));
+    try {
+      const adb = join(dir, "adb");
+      writeFileSync(adb, `#!/bin/sh\nenv > "${join(dir, "env")}"\nexit 1\n`, { mode: 0o755 });
+      await probe(["--device=android", `--adb-path=${adb}`], { MALLOC_MMAP_THRESHOLD_: "4096" });
+      const env = readFileSync(join(dir, "env"), "utf8");
+      expect(env).toMatch(/^PATH=/m);
+      expect(env).not.toMatch(/^MALLOC_MMAP_THRESHOLD_=/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("quarantines an android device that real adb does not see", async () => {
