@@ -133,7 +133,10 @@ smoke() {
     echo "ideviceinfo: $(ideviceinfo --version)"
     echo "usb: $(command -v usbmuxd) $(command -v idevice_id) $(command -v idevicediagnostics)"
     echo "leftovers: $(find /var/lib/apt/lists /var/cache/apt -mindepth 1; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null)"
-    echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"')
+    echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"
+    echo "pruned: $(ls -d /opt/rpi-swarming/node_modules /opt/rpi-swarming/packages/*/dist /usr/share/nodejs/corepack /usr/share/nodejs/@types /usr/lib/*/gconv/IBM*.so /usr/lib/*/gconv/EUC-JP.so 2>/dev/null)"
+    echo "iconv: $(printf "\\303\\251" | iconv -f UTF-8 -t UTF-16LE | od -An -tx1 | tr -d " ")"
+    echo "bundles: $(cd /opt/rpi-swarming/packages/cli/bundle && ls demo.js main.js probe.js state-server.js supervisor.js swarming-double.js | tr "\n" " ")"')
   expect "$a: runs as ${machine[$a]}" "$o" "^uname: ${machine[$a]}$"
   expect "$a: rpi-swarming on PATH" "$o" "^cli: /usr/local/bin/rpi-swarming $version$"
   expect "$a: node --version is 20.x" "$o" "^node: v20\."
@@ -144,6 +147,9 @@ smoke() {
     "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
   expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
   expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
+  expect "$a: no node_modules, compiled packages, corepack, type definitions or legacy iconv modules" "$o" "^pruned: $"
+  expect "$a: iconv still converts UTF-8 to UTF-16" "$o" "^iconv: e900$"
+  expect "$a: one bundle entry per command" "$o" "^bundles: demo.js main.js probe.js state-server.js supervisor.js swarming-double.js $"
   # The bot's reboot: sudo records the request and SIGKILLs its caller. podman
   # relays the container's stdout and stderr separately, so their lines can
   # arrive in any order: the script sends all of its stderr to a file and
@@ -301,6 +307,64 @@ for a in amd64 armv7; do
   echo "smoke tests $a: $((SECONDS - t0)) s"
 done
 
+# --- a code-only release --------------------------------------------------------
+# The amd64 image again from a copy of the sources with one line of our
+# TypeScript changed: only the last layer may differ, and its compressed size
+# is what a Pi pulls for such a release.
+code_release() {
+  local copy="$tmp/code-release" img="$tag-code-release" o
+  mkdir -p "$copy"
+  git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$copy" 2>/dev/null
+  sed -i 's/Run LUCI Swarming bots for Android and iOS test devices on Raspberry Pis/& (code-only release)/' \
+    "$copy/packages/cli/src/program.ts"
+  if ! grep -q 'code-only release' "$copy/packages/cli/src/program.ts"; then
+    fail "code-only release: the one-line change did not apply to packages/cli/src/program.ts"
+    return
+  fi
+  # A cache directory of its own: build-local.sh rewrites build-times there (the bases are already imported).
+  if ! (cd "$copy" && RPI_SWARMING_IMAGE_CACHE=$tmp/code-release-cache bash ci/images/build-local.sh \
+    --platform linux/amd64 --tag "$img") >"$tmp/code-release.log" 2>&1; then
+    fail "code-only release: build of the changed copy (log below)" "$(tail -n 30 "$tmp/code-release.log")"
+    return
+  fi
+  o=$(prun amd64 --network=none "$img-amd64" --help 2>&1 | tr -s ' \n' ' ')
+  expect "code-only release: the rebuilt image carries the change" "$o" "code-only release" || return
+  podman push -q --compression-format gzip "$img-amd64" "oci:$tmp/code-release-oci:x" >/dev/null 2>&1
+  # Which layers changed: their digests in local storage; what they weigh: the
+  # gzip-compressed blobs of the pushed image (same order).
+  o=$(python3 - "$tmp/code-release-oci" "$(podman image inspect --format '{{json .RootFS.Layers}}' "${image[amd64]}")" \
+    "$(podman image inspect --format '{{json .RootFS.Layers}}' "$img-amd64")" <<'PY'
+import json, os, sys
+d, before, after = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+blob = lambda dg: os.path.join(d, "blobs", *dg.split(":", 1))
+m = json.load(open(blob(json.load(open(os.path.join(d, "index.json")))["manifests"][0]["digest"])))
+assert len(m["layers"]) == len(after), (len(m["layers"]), len(after))
+changed = [i for i, dg in enumerate(after) if i >= len(before) or before[i] != dg]
+size = sum(m["layers"][i]["size"] for i in changed)
+print(f"layers={len(after)} changed={','.join(map(str, changed))} last={len(after) - 1} bytes={size}")
+PY
+)
+  echo "code-only release: $o"
+  local changed last bytes
+  changed=$(sed -n 's/.*changed=\([^ ]*\).*/\1/p' <<<"$o")
+  last=$(sed -n 's/.*last=\([0-9]*\).*/\1/p' <<<"$o")
+  bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$o")
+  if [[ -n $last && $changed == "$last" ]]; then
+    pass "code-only release: only the last layer changed ($o)"
+  else
+    fail "code-only release: layers other than the last changed" "$o"
+  fi
+  if [[ -n $bytes ]] && ((bytes <= 5000000)); then
+    pass "code-only release: a Pi pulls $(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1e6 }') MB (<= 5 MB)"
+  else
+    fail "code-only release: a Pi pulls ${bytes:-?} bytes (target <= 5 MB)" "$o"
+  fi
+  echo "${bytes:-}" >"$tmp/code-release-bytes"
+  podman rmi -f "$img-amd64" >/dev/null 2>&1
+  podman manifest rm "$img" >/dev/null 2>&1
+}
+code_release
+
 # --- sizes and build times ----------------------------------------------------
 tail -n +"$((deboot_lines + 1))" "$images_cache/debootstrap-times" >"$tmp/debootstrap-times" 2>/dev/null
 results="$images_cache/results.md"
@@ -314,6 +378,11 @@ results="$images_cache/results.md"
       "$(awk -v b="$unc" 'BEGIN { printf "%.1f", b / 1e6 }')" \
       "$(awk -v b="$comp" 'BEGIN { printf "%.1f", b / 1e6 }')" "$secs"
   done
+  if [[ -s $tmp/code-release-bytes ]]; then
+    echo
+    printf 'A code-only release (one line of packages/cli/src/program.ts changed, amd64 rebuilt): only the last layer differs, %s MB compressed to pull.\n' \
+      "$(awk -v b="$(cat "$tmp/code-release-bytes")" 'BEGIN { printf "%.2f", b / 1e6 }')"
+  fi
 } >"$results"
 cat "$results"
 echo "image suite: $((SECONDS - suite_start)) s in all"

@@ -20,13 +20,11 @@ const WARMUP_REQUESTS = 2000;
 const RATIO_TARGET = 1.5;
 
 const PRODUCTION_NODE_FLAGS = (
-  /^state_server_node_flags="([^"]*)"/m.exec(
-    readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"),
-  )?.[1] ?? ""
+  /^lean_node_flags="([^"]*)"/m.exec(readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"))?.[1] ?? ""
 )
   .split(" ")
   .filter((f) => f !== "");
-if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no state_server_node_flags line");
+if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no lean_node_flags line");
 const CLI = join(process.cwd(), "packages", "cli", "bin", "rpi-swarming.js");
 
 /** What the bot sends every loop (a Linux bot's own dimensions and state, abridged). */

@@ -59,13 +59,18 @@ interface Server {
 
 /** The Node flags the image's `rpi-swarming` wrapper gives the state server. */
 const PRODUCTION_NODE_FLAGS = (
-  /^state_server_node_flags="([^"]*)"/m.exec(
-    readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"),
-  )?.[1] ?? ""
+  /^lean_node_flags="([^"]*)"/m.exec(readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"))?.[1] ?? ""
 )
   .split(" ")
   .filter((f) => f !== "");
-if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no state_server_node_flags line");
+if (PRODUCTION_NODE_FLAGS.length === 0) throw new Error("images/rpi-swarming has no lean_node_flags line");
+/** The malloc setting the wrapper gives the same processes (see test/bench/footprint.bench.ts). */
+const PRODUCTION_ENV = {
+  MALLOC_MMAP_THRESHOLD_:
+    /^lean_malloc_mmap_threshold="([^"]*)"/m.exec(
+      readFileSync(join(process.cwd(), "images", "rpi-swarming"), "utf8"),
+    )?.[1] ?? "",
+};
 const CLI = join(process.cwd(), "packages", "cli", "bin", "rpi-swarming.js");
 
 /** Starts `rpi-swarming state-server` from the compiled packages, as production runs it. */
@@ -92,7 +97,7 @@ async function startServer(
   const simulated = flags.device === "simulated";
   const child = spawn(process.execPath, [...nodeFlags, CLI, "state-server", ...args], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(nodeFlags === PRODUCTION_NODE_FLAGS ? PRODUCTION_ENV : {}), ...env },
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   let hookUrl: string | undefined;
@@ -292,6 +297,7 @@ async function measureBaseline(): Promise<{ ms: number[]; rss: number }> {
     server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ url: "http://127.0.0.1:" + server.address().port })));
     process.once("SIGTERM", () => server.close(() => process.exit(0)));`;
   const child = spawn(process.execPath, [...PRODUCTION_NODE_FLAGS, "--input-type=module", "-e", script], {
+    env: { ...process.env, ...PRODUCTION_ENV },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -323,7 +329,7 @@ agent.destroy();
 const p = (xs: number[], q: number) => percentile(xs, q);
 printBenchReport({
   title: "State server hooks",
-  description: `Hook API over loopback from a separate client process (keep-alive, bot-sized bodies for get_dimensions/get_state/get_settings in turn); ${LATENCY_REQUESTS} sequential requests for latency, ${CONCURRENCY} concurrent clients for ${THROUGHPUT_SECONDS} s for throughput. The server runs compiled, in its own process, probing every second; "hung" = the simulated device's probe is stuck in its 600 s command timeout. Latency and throughput with \`${PRODUCTION_NODE_FLAGS.join(" ")}\`; RSS also with Node's default flags. A bare Node 20 process is about 41 MB RSS on this amd64 machine.`,
+  description: `Hook API over loopback from a separate client process (keep-alive, bot-sized bodies for get_dimensions/get_state/get_settings in turn); ${LATENCY_REQUESTS} sequential requests for latency, ${CONCURRENCY} concurrent clients for ${THROUGHPUT_SECONDS} s for throughput. The server runs compiled, in its own process, probing every second; "hung" = the simulated device's probe is stuck in its 600 s command timeout. Latency and throughput with \`${PRODUCTION_NODE_FLAGS.join(" ")}\` and MALLOC_MMAP_THRESHOLD_=${PRODUCTION_ENV.MALLOC_MMAP_THRESHOLD_} (the image's wrapper); the server runs the compiled packages, not the image's bundle (see the footprint section for that); RSS also with Node's default flags. A bare Node 20 process is about 41 MB RSS on this amd64 machine.`,
   rows: [
     {
       name: "p50 / p99 latency, baseline: bare node:http server answering {}",

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../__fixtures__/spawn-cli.js";
 
-const probe = (args: string[]) => runCli(["probe", "--bot-id=probe-bot", ...args]);
+const probe = (args: string[], env: Record<string, string> = {}) =>
+  runCli(["probe", "--bot-id=probe-bot", ...args], env);
 
 // Each test is its own CLI process: they run side by side.
 describe.concurrent("rpi-swarming probe", () => {
@@ -42,5 +43,19 @@ describe.concurrent("rpi-swarming probe", () => {
     const r = await probe(["--device=android", "--adb-path=/nonexistent/adb"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/tool_missing: .*adb/);
+  });
+
+  it("does not hand the image's malloc setting on to the device tools it runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "probe-env-"));
+    try {
+      const adb = join(dir, "adb");
+      writeFileSync(adb, `#!/bin/sh\nenv > "${join(dir, "env")}"\nexit 1\n`, { mode: 0o755 });
+      await probe(["--device=android", `--adb-path=${adb}`], { MALLOC_MMAP_THRESHOLD_: "4096" });
+      const env = readFileSync(join(dir, "env"), "utf8");
+      expect(env).toMatch(/^PATH=/m);
+      expect(env).not.toMatch(/^MALLOC_MMAP_THRESHOLD_=/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

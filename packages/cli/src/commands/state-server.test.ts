@@ -75,7 +75,7 @@ describe("rpi-swarming state-server", () => {
 
   it("answers hooks under the Node flags the image runs it with", async () => {
     const wrapper = readFileSync(join(import.meta.dirname, "../../../../images/rpi-swarming"), "utf8");
-    const flags = /^state_server_node_flags="([^"]*)"/m.exec(wrapper)?.[1]?.split(" ") ?? [];
+    const flags = /^lean_node_flags="([^"]*)"/m.exec(wrapper)?.[1]?.split(" ") ?? [];
     expect(flags).toContain("--lite-mode");
     const dir = mkdtempSync(join(tmpdir(), "rpi-cli-ss-"));
     dirs.push(dir);

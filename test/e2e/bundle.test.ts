@@ -1,0 +1,118 @@
+/**
+ * The install tree the image ships (tools/bundle): bundles only, no
+ * node_modules, run through the image's own wrapper (images/rpi-swarming with
+ * RPI_SWARMING_HOME pointing at the tree).
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleInstall } from "../../tools/bundle/index.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const WRAPPER = join(ROOT, "images/rpi-swarming");
+let tree: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  execFileSync("npx", ["tsc", "-b", "packages/cli"], { cwd: ROOT, stdio: "inherit" });
+  tree = mkdtempSync(join(tmpdir(), "rpi-bundle-"));
+  await bundleInstall(tree);
+}, 120_000);
+afterAll(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(tree, { recursive: true, force: true });
+});
+
+/** `rpi-swarming ARGS` as the image runs it; resolves with the first JSON log record that has `key`. */
+function start(args: string[], key: string): { child: ChildProcess; record: Promise<Record<string, string>> } {
+  const child = spawn("sh", [WRAPPER, ...args], {
+    env: { ...process.env, RPI_SWARMING_HOME: tree },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const record = new Promise<Record<string, string>>((res, rej) => {
+    child.once("exit", (code) => rej(new Error(`rpi-swarming ${args[0]} exited with ${code}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      try {
+        const rec = JSON.parse(line) as Record<string, string>;
+        if (rec[key]) res(rec);
+      } catch {
+        // not a log record
+      }
+    });
+  });
+  return { child, record };
+}
+
+describe("the bundled install tree", () => {
+  it("holds bundles and no node_modules or compiled packages", () => {
+    for (const cmd of ["main", "state-server", "supervisor", "probe", "demo", "swarming-double"]) {
+      expect(existsSync(join(tree, "packages/cli/bundle", `${cmd}.js`)), cmd).toBe(true);
+    }
+    expect(existsSync(join(tree, "node_modules"))).toBe(false);
+    expect(existsSync(join(tree, "packages/cli/dist"))).toBe(false);
+    expect(existsSync(join(tree, "sudo-bin/sudo"))).toBe(true);
+    expect(existsSync(join(tree, "images/sudo/sudo"))).toBe(true);
+  });
+
+  it("prints the version from the packages' manifests", () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, "packages/core/package.json"), "utf8")) as { version: string })
+      .version;
+    const out = execFileSync("sh", [WRAPPER, "--version"], { env: { ...process.env, RPI_SWARMING_HOME: tree } });
+    expect(out.toString().trim()).toBe(version);
+  });
+
+  it("runs the state server from its bundle under the lean flags, answering a hook", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rpi-bundle-ss-"));
+    const { child, record } = start(
+      [
+        "state-server",
+        "--device=simulated",
+        "--bot-id=bundle-bot",
+        "--hook-port=0",
+        "--metrics-host=127.0.0.1",
+        "--metrics-port=0",
+        "--simulated-control-port=0",
+        `--maintenance-dir=${dir}`,
+        `--token-config=${join(dir, "none.json")}`,
+      ],
+      "hookUrl",
+    );
+    const { hookUrl } = await record;
+    const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
+    expect(cmdline).toContain("--lite-mode");
+    expect(cmdline).toContain(join(tree, "packages/cli/bin/rpi-swarming.js"));
+    const res = await fetch(`${hookUrl}/get_dimensions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-swarming-bot-id": "bundle-bot" },
+      body: JSON.stringify({ pool: ["p"] }),
+    });
+    expect(await res.json()).toMatchObject({ id: ["bundle-bot"], pool: ["p"] });
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves the stand-in bot's sources from the tree (swarming-double bundle)", async () => {
+    const work = mkdtempSync(join(tmpdir(), "rpi-bundle-double-"));
+    const { child, record } = start(
+      [
+        "swarming-double",
+        "--double-host=127.0.0.1",
+        "--double-port=0",
+        `--hook-script=${join(tree, "packages/swarming-hooks/bot_config.py")}`,
+        `--work-dir=${work}`,
+      ],
+      "url",
+    );
+    const { url } = await record;
+    const state = (await (await fetch(`${url}/_double/state`)).json()) as Record<string, unknown>;
+    expect(state.currentVersion).toMatch(/^[0-9a-f]{64}$/);
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(work, { recursive: true, force: true });
+  });
+});
