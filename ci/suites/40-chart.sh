@@ -178,6 +178,16 @@ same_pod_templates() {
     cmp "$work/pt-a.json" "$work/pt-b.json"
 }
 check "pod templates unchanged by a chart version bump" same_pod_templates
+# A setting change must roll the pods (the config checksum changes); a maintenance
+# message must not (the maintenance ConfigMap is watched, not mounted by checksum).
+config_checksum() { helm template lab "$chart" --set swarming.server=https://x.example.com "$@" | grep -m1 'checksum/config:'; }
+checksum_follows_config() {
+  local a b c
+  a=$(config_checksum) && b=$(config_checksum --set stateServer.probeIntervalSeconds=10) &&
+    c=$(config_checksum --set maintenance.lab-001=cable-swap) &&
+    [[ -n "$a" && "$a" != "$b" && "$a" == "$c" ]]
+}
+check "config checksum changes with a setting, not with a maintenance message" checksum_follows_config
 check "appVersion follows the project version" sh -c \
   "test \"\$(sed -n 's/^appVersion: \"\\(.*\\)\"/\\1/p' $chart/Chart.yaml)\" = \"\$(node -p 'require(\"./package.json\").version')\""
 check "helm package leaves the test suites out" sh -c \
