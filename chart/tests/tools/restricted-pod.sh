@@ -60,8 +60,9 @@ for c in "${containers[@]}"; do
   mount -t overlay overlay -o "lowerdir=/,upperdir=$base/$c/upper,workdir=$base/$c/work" "$root"
   # The image's layout: the CLI wrapper and the install root with the sudo stand-in.
   install -D -m 0755 "$repo/images/rpi-swarming" "$root/usr/local/bin/rpi-swarming"
-  rm -rf "$root/opt/rpi-swarming" && mkdir -p "$root/opt/rpi-swarming/sudo-bin"
-  for entry in packages node_modules package.json; do ln -s "$repo/$entry" "$root/opt/rpi-swarming/$entry"; done
+  rm -rf "$root/opt/rpi-swarming" && mkdir -p "$root/opt/rpi-swarming/sudo-bin" \
+    "$root/opt/rpi-swarming/packages" "$root/opt/rpi-swarming/node_modules"
+  touch "$root/opt/rpi-swarming/package.json"
   install -m 0755 "$repo/images/sudo/sudo" "$root/opt/rpi-swarming/sudo-bin/sudo"
   while IFS=$'\x1f' read -r kind name x y; do
     [[ $name == "$c" ]] || continue
@@ -79,6 +80,9 @@ for c in "${containers[@]}"; do
   # readOnlyRootFilesystem: the root is read-only from here on.
   [[ ${mode[$c]} == restricted ]] && mount -o remount,bind,ro "$root"
   mount --rbind /dev "$root/dev"
+  # The checkout goes in by bind mounts, not links: a link into a checkout under /tmp
+  # would point below the container's /tmp emptyDir.
+  for entry in packages node_modules package.json; do mount --bind "$repo/$entry" "$root/opt/rpi-swarming/$entry"; done
   mount -t proc proc "$root/proc"
   while IFS=$'\x1f' read -r kind name vol path; do
     [[ $kind == mount && $name == "$c" ]] || continue
