@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 describe("botCodeDigest: the Swarming bot code version", () => {
-  it("gives the test vector of shared/docs/swarming-bot.md", async () => {
+  it("gives the test vector of docs/swarming-bot.md", async () => {
     const zip = join(tmp, "vector.zip");
     await writeZip(zip, [{ name: "__main__.py", text: "print(1)\n" }]);
     expect(await botCodeDigest(zip)).toBe("e7f843c29941bc3fd4aba46fd67949f24478de737ad1ed7309f2c62a40eabb28");

@@ -6,7 +6,7 @@ import zipfile
 
 
 def digest(zip_path):
-    """The Swarming bot code version of a zip (shared/docs/swarming-bot.md).
+    """The Swarming bot code version of a zip (docs/swarming-bot.md).
 
     For every name in sorted(namelist()): str(len(name)), the name as UTF-8,
     str(len(content)) and the content, fed to one SHA-256. The same definition
