@@ -223,7 +223,9 @@ export CLUSTER_RELEASE=$release CLUSTER_NAMESPACE=$namespace CLUSTER_NODE=$clust
 prom_ts() { node --conditions=source --import tsx test/cluster/prometheus.ts "$@"; }
 # Debian's Prometheus 2.42 is built without kubernetes_sd_configs: prometheus.ts discover lists
 # the pods from this API server and writes the labels Kubernetes pod discovery gives them.
-prom_ts discover "$tmp/pods-sd.json" 2>"$tmp/discover.log" &
+# Started as node itself (not through the prom_ts function, whose background subshell
+# would get the pid and leave node running after the cleanup's kill).
+node --conditions=source --import tsx test/cluster/prometheus.ts discover "$tmp/pods-sd.json" 2>"$tmp/discover.log" &
 discover_pid=$!
 if o=$(prom_ts config "$tmp/prometheus.yml" "$tmp/pods-sd.json" 2>&1) && o+=$(promtool check config "$tmp/prometheus.yml" 2>&1); then
   prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
