@@ -8,7 +8,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitFor } from "@rpi-swarming/core/test-support";
+import {
+  freePort,
+  getJson as sharedGetJson,
+  postJson as sharedPostJson,
+  waitFor,
+} from "@rpi-swarming/core/test-support";
 import { CLI_BIN } from "../../packages/cli/src/demo/pod.js";
 
 /** Shared by every suite; re-exported for the tests of this folder. */
@@ -101,24 +106,8 @@ export async function startDemo(options: { botId: string; extraArgs: readonly st
   return demo;
 }
 
-export async function getJson(url: string): Promise<Json> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
-  const body = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-export async function postJson(url: string, body: unknown): Promise<Json> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const reply = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status} ${JSON.stringify(reply)}`);
-  return reply;
-}
+export const getJson = (url: string): Promise<Json> => sharedGetJson<Json>(url, 3000);
+export const postJson = (url: string, body: unknown): Promise<Json> => sharedPostJson<Json>(url, body, 10_000);
 
 /** Pids of live processes whose command line mentions `text` (e.g. the pod's work dir). */
 export function pidsMentioning(text: string): number[] {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { waitFor } from "@rpi-swarming/core/test-support";
+import { getJson as sharedGetJson, postJson as sharedPostJson, waitFor } from "@rpi-swarming/core/test-support";
 import { CLI_BIN, HOOK_SCRIPT, type Pod, startPod } from "../../packages/cli/src/demo/pod.js";
 
 export { HOOK_SCRIPT };
@@ -47,24 +47,8 @@ export function supervisorLog(pod: Pod): Json[] {
   return out;
 }
 
-export async function getJson(url: string): Promise<Json> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  const body = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-export async function postJson(url: string, body: unknown): Promise<Json> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const reply = (await res.json()) as Json;
-  if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status} ${JSON.stringify(reply)}`);
-  return reply;
-}
+export const getJson = (url: string): Promise<Json> => sharedGetJson<Json>(url, 5000);
+export const postJson = (url: string, body: unknown): Promise<Json> => sharedPostJson<Json>(url, body, 30_000);
 
 /** The shared waitFor with this folder's longer default timeout. */
 export function eventually<T>(

@@ -54,3 +54,24 @@ export async function waitFor<T>(
 }
 
 export { makeZip } from "./make-zip.js";
+
+/** GET a JSON reply; an HTTP error status throws with the body. */
+export async function getJson<T = Record<string, unknown>>(url: string, timeoutMs = 5000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json()) as T;
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** POST a JSON body and read the JSON reply; an HTTP error status throws with the reply. */
+export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, timeoutMs = 30_000): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const reply = (await res.json()) as T;
+  if (!res.ok) throw new Error(`POST ${url}: HTTP ${res.status} ${JSON.stringify(reply)}`);
+  return reply;
+}
