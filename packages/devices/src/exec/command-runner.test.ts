@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
@@ -92,6 +92,23 @@ describe("CommandRunner", () => {
     expect(performance.now() - started).toBeLessThan(3000);
     const leftover = Number(readFileSync(join(dir, "pid"), "utf8"));
     await waitFor("the left-over sleep to end", () => !isLiving(leftover), 5000);
+  });
+
+  it("decodes UTF-8 that arrives split across reads", async () => {
+    const runner = new CommandRunner({ timeoutSeconds: 5 });
+    // "é" is two bytes; the pause makes the pipe deliver them in separate chunks.
+    const out = await runner.run("sh", ["-c", "printf '\\303'; sleep 0.2; printf '\\251\\n'"]);
+    expect(out.stdout).toBe("\u00e9\n");
+  });
+
+  it("maps a file that cannot be executed to UpstreamError naming the reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "runner-"));
+    dirs.push(dir);
+    const notExecutable = join(dir, "adb");
+    writeFileSync(notExecutable, "#!/bin/sh\n", { mode: 0o644 });
+    const err = await new CommandRunner({ timeoutSeconds: 5 }).run(notExecutable, []).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as Error).message).toMatch(/could not run \(EACCES\)/);
   });
 
   it("rejects a non-positive timeout", () => {

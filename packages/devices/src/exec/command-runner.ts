@@ -1,5 +1,5 @@
+import { spawn } from "node:child_process";
 import { TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
-import { execa } from "execa";
 
 /** What a finished command printed and how it exited. */
 export interface CommandOutput {
@@ -71,62 +71,74 @@ export class CommandRunner {
     const timeoutSeconds = options.timeoutSeconds ?? this.#options.timeoutSeconds;
     const started = performance.now();
     this.#spawns += 1;
-    const subprocess = execa(file, args, {
+    const child = spawn(file, args, {
+      // Its own process group, so a timeout can kill the command and everything it started.
       detached: true,
-      // Detached processes are not killed on our exit by execa; kill() below and killAll() do that.
-      cleanup: false,
-      reject: false,
-      stdin: "ignore",
-      env: this.#options.env,
-      extendEnv: true,
-      stripFinalNewline: false,
-      forceKillAfterDelay: false,
-      maxBuffer: this.#maxBufferBytes,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: this.#options.env ? { ...process.env, ...this.#options.env } : process.env,
     });
-    const pgid = subprocess.pid;
+    const pgid = child.pid;
+    const output = { stdout: new Output(this.#maxBufferBytes), stderr: new Output(this.#maxBufferBytes) };
     let timedOut = false;
+    let overflowed = false;
     let timer: NodeJS.Timeout | undefined;
     let cutPipes: NodeJS.Timeout | undefined;
+    for (const name of ["stdout", "stderr"] as const) {
+      child[name].on("data", (chunk: Buffer) => {
+        if (output[name].add(chunk) || overflowed) return;
+        overflowed = true;
+        if (pgid !== undefined) killGroup(pgid);
+      });
+    }
     if (pgid !== undefined) {
       this.#running.add(pgid);
       // Whatever the command left behind in its group (daemons leave by setsid) would hold our pipes: end it.
-      subprocess.once("exit", () => killGroup(pgid));
+      child.once("exit", () => killGroup(pgid));
       timer = setTimeout(() => {
         timedOut = true;
         killGroup(pgid);
         // A process that left the group (e.g. a daemon) may still hold our pipes open.
         cutPipes = setTimeout(() => {
-          subprocess.stdout?.destroy();
-          subprocess.stderr?.destroy();
+          child.stdout.destroy();
+          child.stderr.destroy();
         }, PIPE_CLOSE_GRACE_MS);
       }, timeoutSeconds * 1000);
     }
-    const result = await subprocess;
+    // "close" comes after the exit and the end of both pipes; a command that could not start has no pid and no exit.
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+      (resolve) => {
+        let spawnError: Error | undefined;
+        child.once("error", (error) => {
+          spawnError = error;
+          if (child.pid === undefined) resolve({ code: null, signal: null, error });
+        });
+        child.once("close", (code, signal) => resolve({ code, signal, ...(spawnError ? { error: spawnError } : {}) }));
+      },
+    );
     clearTimeout(timer);
     clearTimeout(cutPipes);
     if (pgid !== undefined) this.#running.delete(pgid);
     const command = [file, ...args].join(" ");
-    if (result.code === "ENOENT") throw new ToolMissingError(file, { cause: result.cause });
+    const errorCode = (ended.error as NodeJS.ErrnoException | undefined)?.code;
+    if (errorCode === "ENOENT") throw new ToolMissingError(file, { cause: ended.error });
     if (timedOut) {
       throw new TimeoutError(
         `\`${shorten(command)}\` did not finish within ${timeoutSeconds} s; its process group was killed`,
       );
     }
-    if (result.isMaxBuffer) {
+    if (overflowed) {
       throw new UpstreamError(
         `\`${shorten(command)}\` printed more than ${this.#maxBufferBytes} bytes on one stream; its output is not used`,
       );
     }
-    if (result.exitCode === undefined) {
-      const why = result.signal
-        ? `was killed by ${result.signal}`
-        : `could not run (${result.code ?? "unknown error"})`;
-      throw new UpstreamError(`\`${shorten(command)}\` ${why}`, { cause: result.cause });
+    if (ended.code === null || ended.error) {
+      const why = ended.signal ? `was killed by ${ended.signal}` : `could not run (${errorCode ?? "unknown error"})`;
+      throw new UpstreamError(`\`${shorten(command)}\` ${why}`, { cause: ended.error });
     }
     return {
-      stdout: String(result.stdout ?? ""),
-      stderr: String(result.stderr ?? ""),
-      exitCode: result.exitCode,
+      stdout: output.stdout.text(),
+      stderr: output.stderr.text(),
+      exitCode: ended.code,
       durationSeconds: (performance.now() - started) / 1000,
     };
   }
@@ -134,6 +146,25 @@ export class CommandRunner {
   /** Kills every command still running (whole groups); for shutdown. */
   killAll(): void {
     for (const pgid of this.#running) killGroup(pgid);
+  }
+}
+
+/** One stream's output, up to a limit; decoded as UTF-8 once complete (a character may span chunks). */
+class Output {
+  readonly #chunks: Buffer[] = [];
+  #bytes = 0;
+  constructor(readonly limit: number) {}
+
+  /** Keeps `chunk`; false once the stream passed the limit (nothing more is kept). */
+  add(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.limit) return false;
+    this.#chunks.push(chunk);
+    return true;
+  }
+
+  text(): string {
+    return Buffer.concat(this.#chunks).toString("utf8");
   }
 }
 
