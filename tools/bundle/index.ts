@@ -11,6 +11,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rm
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile, type Plugin } from "esbuild";
+import { compactMimeDbPlugin } from "./mime-db.js";
 import { noIcu } from "./no-icu.js";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -111,7 +112,7 @@ export async function bundleInstall(out: string): Promise<BundleResult> {
     logLevel: "warning",
     // CommonJS dependencies call require() for Node's own modules.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-    plugins: [ownImportMetaUrl(), zodEnglishOnly(), noIcu()],
+    plugins: [ownImportMetaUrl(), zodEnglishOnly(), noIcu(), compactMimeDbPlugin()],
   });
   // The rest of the install tree: what the bundles and the CLI read from disk.
   const copy = (from: string, mode?: number, to = from) => {
