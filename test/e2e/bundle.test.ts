@@ -8,18 +8,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import type { Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleInstall } from "../../tools/bundle/index.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WRAPPER = join(ROOT, "images/rpi-swarming");
 let tree: string;
+let metafile: Metafile;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   execFileSync("npx", ["tsc", "-b", "packages/cli"], { cwd: ROOT, stdio: "inherit" });
   tree = mkdtempSync(join(tmpdir(), "rpi-bundle-"));
-  await bundleInstall(tree);
+  ({ metafile } = await bundleInstall(tree));
 }, 120_000);
 afterAll(() => {
   for (const c of children) c.kill("SIGKILL");
@@ -56,6 +58,30 @@ describe("the bundled install tree", () => {
     expect(existsSync(join(tree, "packages/cli/dist"))).toBe(false);
     expect(existsSync(join(tree, "sudo-bin/sudo"))).toBe(true);
     expect(existsSync(join(tree, "images/sudo/sudo"))).toBe(true);
+  });
+
+  it("gives the state server and the supervisor no zod classic, execa or Intl-making dependency code at start", () => {
+    // What each entry may load, lazy imports included (the supervisor loads its package lazily): zod classic, execa, and an unpatched
+    // node-cron or @sindresorhus/is would each cost megabytes of RSS (docs/benchmarks.md).
+    const outputs = metafile.outputs;
+    for (const entry of ["state-server", "supervisor"]) {
+      const start = Object.keys(outputs).find((o) => o.endsWith(`/bundle/${entry}.js`)) as string;
+      const loaded = new Set<string>();
+      const walk = (out: string) => {
+        if (loaded.has(out)) return;
+        loaded.add(out);
+        for (const i of outputs[out]?.imports ?? []) if (outputs[i.path]) walk(i.path);
+      };
+      walk(start);
+      const inputs = [...loaded].flatMap((o) => Object.keys(outputs[o]?.inputs ?? {}));
+      expect(
+        inputs.filter((f) => /node_modules\/(zod\/v4\/classic|execa)\//.test(f)),
+        entry,
+      ).toEqual([]);
+      const text = [...loaded].map((o) => readFileSync(resolve(ROOT, o), "utf8")).join("\n");
+      // Made at load or unconditionally; the patched ones are behind `??=` or a time-zone test.
+      expect(text.match(/(?<!\?)=new Intl\.\w+\(/g) ?? [], entry).toEqual([]);
+    }
   });
 
   it("prints the version from the packages' manifests", () => {

@@ -53,7 +53,7 @@ export function namedSettings(section: string, values: Record<string, unknown>, 
       );
       continue;
     }
-    const programDefault = spec.schema.safeParse(undefined);
+    const programDefault = z.safeParse(spec.schema, undefined);
     const name = `${section}.${key}`;
     if (value === null) {
       if (!programDefault.success || programDefault.data !== undefined)
@@ -61,7 +61,7 @@ export function namedSettings(section: string, values: Record<string, unknown>, 
           `${name} is null in values.yaml but the program's default is ${JSON.stringify(programDefault.data)}: write that default`,
         );
     } else {
-      const chartValue = spec.schema.safeParse(value);
+      const chartValue = z.safeParse(spec.schema, value);
       if (!chartValue.success)
         problems.push(`${name}: values.yaml default ${JSON.stringify(value)} is refused by the program's spec`);
       else if (!programDefault.success || !isDeepStrictEqual(chartValue.data, programDefault.data))

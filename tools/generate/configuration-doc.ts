@@ -22,7 +22,7 @@ const cell = (s: string) => s.replaceAll("|", "\\|").replaceAll("*", "\\*").repl
 
 function defaultText(spec: SettingSpec): string {
   if (spec.docDefault) return spec.docDefault;
-  const parsed = spec.schema.safeParse(undefined);
+  const parsed = z.safeParse(spec.schema, undefined);
   if (!parsed.success) return "required";
   const v = parsed.data;
   if (v === undefined) return "";

@@ -9,6 +9,7 @@ import {
   loadConfig,
   redactConfig,
   type SettingSpecs,
+  z,
 } from "@rpi-swarming/core";
 import { Command, Option } from "commander";
 
@@ -33,7 +34,7 @@ export function defineCommand<S extends SettingSpecs>(def: CommandDefinition<S>)
 function describeDefault(key: string, specs: SettingSpecs): string {
   const spec = specs[key];
   if (!spec) return "";
-  const parsed = spec.schema.safeParse(undefined);
+  const parsed = z.safeParse(spec.schema, undefined);
   const shown = !parsed.success || parsed.data === undefined ? "" : `, default ${JSON.stringify(parsed.data)}`;
   return ` (env ${envName(key, spec)}${spec.secret ? "" : shown})`;
 }

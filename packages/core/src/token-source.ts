@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { Counter, type Registry } from "prom-client";
-import { z } from "zod";
+import { z } from "./config/zod.js";
 import { AuthError, ConfigError, TimeoutError, UpstreamError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { METRIC_PREFIX } from "./metrics.js";
@@ -28,14 +28,14 @@ export interface TokenSourceOptions {
 
 const tokenConfigSchema = z.object({
   url: z.url({ protocol: /^https?$/ }),
-  headers: z.record(z.string(), z.string()).default({}),
+  headers: z._default(z.record(z.string(), z.string()), {}),
 });
 type TokenConfig = z.infer<typeof tokenConfigSchema>;
 
 const tokenReplySchema = z.object({
-  access_token: z.string().min(1),
-  expires_in: z.number().positive(),
-  token_type: z.string().optional(),
+  access_token: z.string().check(z.minLength(1)),
+  expires_in: z.number().check(z.positive()),
+  token_type: z.optional(z.string()),
 });
 
 const REFRESHES_METRIC = `${METRIC_PREFIX}token_refreshes_total`;

@@ -4,8 +4,8 @@ import {
   dimensionValueProblem,
   MAX_DIMENSION_KEY_LENGTH,
   MAX_DIMENSION_VALUE_LENGTH,
+  z,
 } from "@rpi-swarming/core";
-import { z } from "zod";
 import type { Dimensions } from "./types.js";
 
 // The per-key and per-value rules live in core, shared with the Swarming double.
@@ -40,15 +40,18 @@ export function dimensionProblems(dimensions: Dimensions): string[] {
  * and may not set `id` (that is the bot id), so a typo stops the state server
  * at start-up instead of quarantining the bot later.
  */
-export const staticDimensionsSchema = z
-  .record(z.string(), z.array(z.string()))
-  .default({})
-  .superRefine((dims, ctx) => {
-    if ("id" in dims) ctx.addIssue({ code: "custom", message: 'dimension "id" is the bot id; set botId instead' });
-    for (const p of dimensionProblems(dims)) ctx.addIssue({ code: "custom", message: p });
-  })
+export const staticDimensionsSchema = z.pipe(
+  z._default(z.record(z.string(), z.array(z.string())), {}).check(
+    z.superRefine((dims, ctx) => {
+      if ("id" in dims) ctx.addIssue({ code: "custom", message: 'dimension "id" is the bot id; set botId instead' });
+      for (const p of dimensionProblems(dims)) ctx.addIssue({ code: "custom", message: p });
+    }),
+  ),
   // Duplicates from repeated flags collapse; order is kept.
-  .transform((dims) => Object.fromEntries(Object.entries(dims).map(([k, v]) => [k, [...new Set(v)]])));
+  z.transform((dims: Record<string, string[]>) =>
+    Object.fromEntries(Object.entries(dims).map(([k, v]) => [k, [...new Set(v)]])),
+  ),
+);
 
 export interface MergedDimensions {
   readonly dimensions: Dimensions;

@@ -7,10 +7,10 @@ import {
   NotReadyError,
   readJsonBody,
   replyCodeLabel,
+  z,
 } from "@rpi-swarming/core";
 import type { DeviceKind, Dimensions } from "@rpi-swarming/devices";
 import Koa from "koa";
-import { type ZodType, z } from "zod";
 import { buildDimensions, buildState } from "./attributes.js";
 import type { StateServerMetrics } from "./metrics.js";
 import type { DeviceMonitor } from "./monitor.js";
@@ -51,20 +51,18 @@ const MAX_VERSION_CHARS = 200;
 
 const dimensionsBody = z.record(z.string(), z.array(z.string(), "each dimension must be a list of strings"));
 const objectBody = z.record(z.string(), z.unknown());
-const idleBody = z.object({ since_last_action_s: z.number().nonnegative().optional() }).loose();
-const beforeTaskBody = z.object({ task_id: z.string().max(256).optional() }).loose();
-const rebootBody = z.object({ reason: z.string().max(1000).optional() }).loose();
-const afterTaskBody = z
-  .object({
-    failure: z.boolean().optional(),
-    internal_failure: z.boolean().optional(),
-    task_dimensions: objectBody.optional(),
-    summary: objectBody.optional(),
-  })
-  .loose();
+const idleBody = z.looseObject({ since_last_action_s: z.optional(z.number().check(z.nonnegative())) });
+const beforeTaskBody = z.looseObject({ task_id: z.optional(z.string().check(z.maxLength(256))) });
+const rebootBody = z.looseObject({ reason: z.optional(z.string().check(z.maxLength(1000))) });
+const afterTaskBody = z.looseObject({
+  failure: z.optional(z.boolean()),
+  internal_failure: z.optional(z.boolean()),
+  task_dimensions: z.optional(objectBody),
+  summary: z.optional(objectBody),
+});
 
 /** Reads and validates a JSON body; an empty body is `{}`. */
-async function body<T>(ctx: Koa.Context, schema: ZodType<T>): Promise<T> {
+async function body<T>(ctx: Koa.Context, schema: z.ZodMiniType<T>): Promise<T> {
   const raw = (await readJsonBody(ctx)) ?? {};
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;

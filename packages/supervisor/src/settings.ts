@@ -1,46 +1,49 @@
-import { type ConfigOf, type commonSettings, setting } from "@rpi-swarming/core";
+import { type ConfigOf, type commonSettings, setting, z } from "@rpi-swarming/core";
 import cron from "node-cron";
-import { z } from "zod";
 
-const seconds = (def: number, min = 0) => z.number().min(min).default(def);
+const seconds = (def: number, min = 0) => z._default(z.number().check(z.gte(min)), def);
 
 /** Settings of `rpi-swarming supervisor` (plus the common ones). */
 export const supervisorSettings = {
   swarmingServer: setting(
     "string",
-    z
-      .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://chromium-swarm.appspot.com" })
-      .transform((u) => u.replace(/\/+$/, "")),
+    z.pipe(
+      z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://chromium-swarm.appspot.com" }),
+      z.transform((u) => u.replace(/\/+$/, "")),
+    ),
     "Swarming server URL the bot code comes from (required)",
     { env: "SWARMING_SERVER" },
   ),
   botDir: setting(
     "string",
-    z.string().min(1).default("/b/s"),
+    z._default(z.string().check(z.minLength(1)), "/b/s"),
     "the bot's own directory (the bot deletes unknown files there)",
   ),
   sharedDir: setting(
     "string",
-    z.string().min(1).default("/b/shared"),
+    z._default(z.string().check(z.minLength(1)), "/b/shared"),
     "directory outside the bot dir for the bot's pid record and reboot requests (the supervisor lock is <botDir>.lock)",
   ),
   botCodeDir: setting(
     "string",
-    z.string().min(1).optional(),
+    z.optional(z.string().check(z.minLength(1))),
     "directory for partial downloads and the last verified bot code: outside the bot dir, on its filesystem and mount so the rename into it is atomic (default: bot-code beside the bot dir)",
   ),
-  python: setting("string", z.string().min(1).default("python3"), "Python 3 interpreter that runs the bot"),
+  python: setting(
+    "string",
+    z._default(z.string().check(z.minLength(1)), "python3"),
+    "Python 3 interpreter that runs the bot",
+  ),
   tokenConfig: setting(
     "string",
-    z.string().min(1).default("/etc/swarming_config/oauth2_access_token_config.json"),
+    z._default(z.string().check(z.minLength(1)), "/etc/swarming_config/oauth2_access_token_config.json"),
     'OAuth token config {"url", "headers"}; missing file = no auth',
   ),
   updateSchedule: setting(
     "string",
     z
-      .string()
-      .default("*/30 * * * *")
-      .refine((s) => cron.validate(s), "must be a cron expression node-cron accepts, e.g. '*/30 * * * *'"),
+      ._default(z.string(), "*/30 * * * *")
+      .check(z.refine((s) => cron.validate(s), "must be a cron expression node-cron accepts, e.g. '*/30 * * * *'")),
     "cron expression of bot code update checks",
   ),
   updateJitterSeconds: setting(
@@ -58,14 +61,22 @@ export const supervisorSettings = {
     seconds(3600),
     "how long an update restart waits for the running task to end before it gives up until the next check",
   ),
-  metricsHost: setting("string", z.string().min(1).default("0.0.0.0"), "address of /metrics and /healthz"),
-  metricsPort: setting("number", z.number().int().min(0).max(65535).default(20000), "port of /metrics and /healthz"),
+  metricsHost: setting(
+    "string",
+    z._default(z.string().check(z.minLength(1)), "0.0.0.0"),
+    "address of /metrics and /healthz",
+  ),
+  metricsPort: setting(
+    "number",
+    z._default(z.int().check(z.gte(0), z.lte(65535)), 20000),
+    "port of /metrics and /healthz",
+  ),
   stateServerUrl: setting(
     "string",
-    z
-      .url({ protocol: /^https?$/ })
-      .default("http://127.0.0.1:11000")
-      .transform((u) => u.replace(/\/+$/, "")),
+    z.pipe(
+      z._default(z.url({ protocol: /^https?$/ }), "http://127.0.0.1:11000"),
+      z.transform((u) => u.replace(/\/+$/, "")),
+    ),
     "state server hook API (GET /status tells task_running and bot_version)",
   ),
   shutdownGraceSeconds: setting(
@@ -75,12 +86,12 @@ export const supervisorSettings = {
   ),
   sudoDir: setting(
     "string",
-    z.string().min(1).default("/opt/rpi-swarming/sudo-bin"),
+    z._default(z.string().check(z.minLength(1)), "/opt/rpi-swarming/sudo-bin"),
     "directory holding the image's sudo; put first on the bot's PATH",
   ),
   onRebootRequest: setting(
     "string",
-    z.enum(["restart", "reboot-device", "both"]).default("restart"),
+    z._default(z.enum(["restart", "reboot-device", "both"]), "restart"),
     "when the bot asks for a host reboot: restart the bot, ask the state server to reboot the device, or both",
   ),
   restartBackoffMinSeconds: setting("number", seconds(1, 0.01), "first delay before restarting a bot that exited"),

@@ -1,11 +1,10 @@
-import { UpstreamError } from "@rpi-swarming/core";
+import { UpstreamError, z } from "@rpi-swarming/core";
 import got from "got";
-import { z } from "zod";
 
 const statusSchema = z.object({
   // "unknown": the state server cannot tell (e.g. it restarted and no hook has reported since).
   task_running: z.union([z.boolean(), z.literal("unknown")]),
-  bot_version: z.string().nullable().optional(),
+  bot_version: z.optional(z.nullable(z.string())),
 });
 
 /** What the state server knows; `unknown` means it cannot tell, never "idle". */

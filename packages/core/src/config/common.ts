@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import { z } from "zod";
 import { setting } from "./settings.js";
+import { z } from "./zod.js";
 
 /** The bot id the Swarming bot would pick itself: the short lower-case host name. */
 export function defaultBotId(): string {
@@ -11,16 +11,20 @@ export function defaultBotId(): string {
 export const commonSettings = {
   logLevel: setting(
     "string",
-    z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+    z._default(z.enum(["trace", "debug", "info", "warn", "error", "fatal"]), "info"),
     "log level of the process's bunyan logger",
   ),
   botId: setting(
     "string",
-    z
-      .string()
-      .regex(/^[a-zA-Z0-9_.-]+$/, "bot id may hold only letters, digits, '.', '_' and '-'")
-      .max(256)
-      .default(defaultBotId()),
+    z._default(
+      z
+        .string()
+        .check(
+          z.regex(/^[a-zA-Z0-9_.-]+$/, "bot id may hold only letters, digits, '.', '_' and '-'"),
+          z.maxLength(256),
+        ),
+      defaultBotId(),
+    ),
     "Swarming bot id; must equal what the bot uses (default: short host name)",
     { env: "SWARMING_BOT_ID", docDefault: "short lower-case host name" },
   ),

@@ -10,3 +10,4 @@ export {
   type SettingSpecs,
   setting,
 } from "./settings.js";
+export { z } from "./zod.js";

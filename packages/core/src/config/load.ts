@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import type { $ZodType } from "zod/v4/core";
 import { ConfigError } from "../errors.js";
 import { redactUrl } from "../redact-url.js";
 import { type ConfigOf, envName, flagName, type SettingKind, type SettingSpec, type SettingSpecs } from "./settings.js";
+import { z } from "./zod.js";
 
 /** Where the raw value of a setting came from; named in error messages. */
 type Source = "flag" | "env" | "file";
@@ -46,7 +47,7 @@ export function loadConfig<S extends SettingSpecs>(specs: S, input: LoadInput): 
     }
   }
 
-  const shape: Record<string, z.ZodType> = {};
+  const shape: Record<string, $ZodType> = {};
   for (const [key, spec] of Object.entries(specs)) shape[key] = spec.schema;
   const result = z.object(shape).safeParse(raw);
   if (!result.success) {

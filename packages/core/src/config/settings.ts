@@ -1,9 +1,10 @@
-import type { z } from "zod";
+// Specs are written with zod/mini (see docs/contributing.md): the pod's processes never load zod classic.
+import type * as z from "zod/v4/core";
 
 /** How a setting's value is written on the command line and in environment variables. */
 export type SettingKind = "string" | "number" | "boolean" | "list" | "map";
 
-export interface SettingSpec<S extends z.ZodType = z.ZodType> {
+export interface SettingSpec<S extends z.$ZodType = z.$ZodType> {
   /** The schema, with its default. */
   readonly schema: S;
   readonly kind: SettingKind;
@@ -27,7 +28,7 @@ export type SettingSpecs = Record<string, SettingSpec>;
 export type ConfigOf<S extends SettingSpecs> = { [K in keyof S]: z.output<S[K]["schema"]> };
 
 /** Declares one setting; keeps the schema's type for ConfigOf. */
-export function setting<S extends z.ZodType>(
+export function setting<S extends z.$ZodType>(
   kind: SettingKind,
   schema: S,
   help: string,
