@@ -9,9 +9,9 @@ import {
   loadConfig,
   redactConfig,
   type SettingSpecs,
-  z,
 } from "@rpi-swarming/core";
 import { Command, Option } from "commander";
+import * as z from "zod/mini";
 
 export interface CommandContext {
   readonly log: Logger;

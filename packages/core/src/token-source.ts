@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Counter, type Registry } from "prom-client";
-import { z } from "./config/zod.js";
+import * as z from "zod/mini";
+import "./config/zod-messages.js";
 import { AuthError, ConfigError, TimeoutError, UpstreamError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { METRIC_PREFIX } from "./metrics.js";

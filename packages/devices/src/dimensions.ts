@@ -4,8 +4,8 @@ import {
   dimensionValueProblem,
   MAX_DIMENSION_KEY_LENGTH,
   MAX_DIMENSION_VALUE_LENGTH,
-  z,
 } from "@rpi-swarming/core";
+import * as z from "zod/mini";
 import type { Dimensions } from "./types.js";
 
 // The per-key and per-value rules live in core, shared with the Swarming double.

@@ -1,4 +1,5 @@
-import { setting, z } from "@rpi-swarming/core";
+import { setting } from "@rpi-swarming/core";
+import * as z from "zod/mini";
 import { $ZodDefault, type $ZodType } from "zod/v4/core";
 import { staticDimensionsSchema } from "./dimensions.js";
 import type { Thresholds } from "./policy/health.js";

@@ -7,10 +7,10 @@ import {
   NotReadyError,
   readJsonBody,
   replyCodeLabel,
-  z,
 } from "@rpi-swarming/core";
 import type { DeviceKind, Dimensions } from "@rpi-swarming/devices";
 import Koa from "koa";
+import * as z from "zod/mini";
 import { buildDimensions, buildState } from "./attributes.js";
 import type { StateServerMetrics } from "./metrics.js";
 import type { DeviceMonitor } from "./monitor.js";

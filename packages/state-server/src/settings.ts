@@ -1,5 +1,6 @@
-import { setting, z } from "@rpi-swarming/core";
+import { setting } from "@rpi-swarming/core";
 import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
+import * as z from "zod/mini";
 
 const port = z.int().check(z.gte(0), z.lte(65_535));
 const host = z.string().check(z.minLength(1), z.maxLength(255));

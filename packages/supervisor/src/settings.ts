@@ -1,5 +1,6 @@
-import { type ConfigOf, type commonSettings, setting, z } from "@rpi-swarming/core";
+import { type ConfigOf, type commonSettings, setting } from "@rpi-swarming/core";
 import cron from "node-cron";
+import * as z from "zod/mini";
 
 const seconds = (def: number, min = 0) => z._default(z.number().check(z.gte(min)), def);
 

@@ -1,5 +1,6 @@
-import { UpstreamError, z } from "@rpi-swarming/core";
+import { UpstreamError } from "@rpi-swarming/core";
 import got from "got";
+import * as z from "zod/mini";
 
 const statusSchema = z.object({
   // "unknown": the state server cannot tell (e.g. it restarted and no hook has reported since).

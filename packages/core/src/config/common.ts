@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
+import * as z from "zod/mini";
 import { setting } from "./settings.js";
-import { z } from "./zod.js";
+import "./zod-messages.js";
 
 /** The bot id the Swarming bot would pick itself: the short lower-case host name. */
 export function defaultBotId(): string {

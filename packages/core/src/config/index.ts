@@ -10,4 +10,5 @@ export {
   type SettingSpecs,
   setting,
 } from "./settings.js";
-export { z } from "./zod.js";
+
+import "./zod-messages.js";

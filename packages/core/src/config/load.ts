@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import * as z from "zod/mini";
 import type { $ZodType } from "zod/v4/core";
 import { ConfigError } from "../errors.js";
 import { redactUrl } from "../redact-url.js";
 import { type ConfigOf, envName, flagName, type SettingKind, type SettingSpec, type SettingSpecs } from "./settings.js";
-import { z } from "./zod.js";
+import "./zod-messages.js";
 
 /** Where the raw value of a setting came from; named in error messages. */
 type Source = "flag" | "env" | "file";

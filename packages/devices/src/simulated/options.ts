@@ -1,4 +1,6 @@
-import { z } from "@rpi-swarming/core";
+// Core sets zod's English messages for zod/mini (config/zod-messages.ts).
+import "@rpi-swarming/core";
+import * as z from "zod/mini";
 
 /** Flags give `--simulated key=value` as lists; a single value is meant as a scalar. */
 function unwrapSingles(value: unknown): unknown {
