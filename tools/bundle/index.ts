@@ -10,11 +10,14 @@
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { build, type Metafile, type Plugin } from "esbuild";
+import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 import { compactMimeDbPlugin } from "./mime-db.js";
 import { noIcu } from "./no-icu.js";
 
 const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+/** The commands the pod runs (the chart's containers and their probes). */
+const POD_ENTRIES = ["state-server", "supervisor", "probe"];
+
 /** Where the bundles sit inside an install tree. */
 const BUNDLE_DIR = "packages/cli/bundle";
 
@@ -91,9 +94,8 @@ export async function bundleInstall(out: string): Promise<BundleResult> {
     throw new Error("bundle: packages/cli/dist/entries is missing: npm run build");
   const entries = readdirSync(entriesDir).filter((f) => f.endsWith(".js"));
   rmSync(join(target, BUNDLE_DIR), { recursive: true, force: true });
-  const result = await build({
+  const options = {
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(entries.map((f) => [f.replace(/\.js$/, ""), join(entriesDir, f)])),
     outdir: join(target, BUNDLE_DIR),
     bundle: true,
     platform: "node",
@@ -113,7 +115,27 @@ export async function bundleInstall(out: string): Promise<BundleResult> {
     // CommonJS dependencies call require() for Node's own modules.
     banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
     plugins: [ownImportMetaUrl(), zodEnglishOnly(), noIcu(), compactMimeDbPlugin()],
-  });
+  } satisfies BuildOptions;
+  // The pod's commands are bundled apart from the others: chunks are made of
+  // whole modules, so a module the others need in full (zod's core, for the
+  // double's zod classic) would otherwise come whole to the pod's processes too.
+  const entryPoints = (pod: boolean) =>
+    Object.fromEntries(
+      entries
+        .map((f) => f.replace(/\.js$/, ""))
+        .filter((name) => POD_ENTRIES.includes(name) === pod)
+        .map((name) => [name, join(entriesDir, `${name}.js`)]),
+    );
+  const results = [
+    await build({ ...options, entryPoints: entryPoints(true) }),
+    await build({ ...options, entryPoints: entryPoints(false) }),
+  ];
+  const result = {
+    metafile: {
+      inputs: Object.assign({}, ...results.map((r) => r.metafile.inputs)),
+      outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs)),
+    } as Metafile,
+  };
   // The rest of the install tree: what the bundles and the CLI read from disk.
   const copy = (from: string, mode?: number, to = from) => {
     const dest = join(target, to);
