@@ -78,6 +78,20 @@ describe("the bundled install tree", () => {
         inputs.filter((f) => /node_modules\/(zod\/v4\/classic|execa)\//.test(f)),
         entry,
       ).toEqual([]);
+      // yaml only for a config file: never among what the entry imports up front.
+      const upFront = new Set<string>();
+      const walkStatic = (out: string) => {
+        if (upFront.has(out)) return;
+        upFront.add(out);
+        for (const i of outputs[out]?.imports ?? [])
+          if (i.kind !== "dynamic-import" && outputs[i.path]) walkStatic(i.path);
+      };
+      walkStatic(start);
+      const upFrontInputs = [...upFront].flatMap((o) => Object.keys(outputs[o]?.inputs ?? {}));
+      expect(
+        upFrontInputs.filter((f) => f.includes("node_modules/yaml/")),
+        entry,
+      ).toEqual([]);
       const text = [...loaded].map((o) => readFileSync(resolve(ROOT, o), "utf8")).join("\n");
       // Made at load or unconditionally; the patched ones are behind `??=` or a time-zone test.
       expect(text.match(/(?<!\?)=new Intl\.\w+\(/g) ?? [], entry).toEqual([]);

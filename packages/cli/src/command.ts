@@ -9,6 +9,7 @@ import {
   loadConfig,
   redactConfig,
   type SettingSpecs,
+  yamlParser,
 } from "@rpi-swarming/core";
 import { Command, Option } from "commander";
 import * as z from "zod/mini";
@@ -70,11 +71,13 @@ export function toCommander<S extends SettingSpecs>(def: CommandDefinition<S>): 
     const flags: Record<string, unknown> = {};
     for (const [key, name] of Object.entries(attr)) if (opts[name] !== undefined) flags[key] = opts[name];
     let config: ConfigOf<S & typeof commonSettings>;
+    const configFile = (opts.config as string | undefined) ?? process.env.RPI_SWARMING_CONFIG;
     try {
       config = loadConfig(specs, {
         flags,
         env: process.env,
-        configFile: (opts.config as string | undefined) ?? process.env.RPI_SWARMING_CONFIG,
+        configFile,
+        ...(configFile ? { parseYaml: await yamlParser() } : {}),
       });
     } catch (err) {
       if (err instanceof ConfigError) {

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,6 +109,33 @@ describe("rpi-swarming state-server", () => {
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  });
+
+  it("reads settings from a YAML config file (its parser is loaded only then) and names a file that is not YAML", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cli-config-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "good.yaml"), "probeIntervalSeconds: 7\nstaticDimensions:\n  pool: [lab]\n");
+    writeFileSync(join(dir, "bad.yaml"), "probeIntervalSeconds: [\n");
+    const run = async (file: string) => {
+      const child = spawnCli(["state-server", `--config=${join(dir, file)}`, "--print-config"]);
+      children.push(child);
+      let stdout = "";
+      let stderr = "";
+      child.stdout?.on("data", (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr?.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise((resolve) => child.once("exit", resolve));
+      return { code, stdout, stderr };
+    };
+    const good = await run("good.yaml");
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ probeIntervalSeconds: 7, staticDimensions: { pool: ["lab"] } });
+    const bad = await run("bad.yaml");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("is not valid YAML");
   });
 
   it("stops at start-up with exit 2 naming a wrong setting", async () => {

@@ -1,5 +1,5 @@
 export { commonSettings, defaultBotId } from "./common.js";
-export { type LoadInput, loadConfig, redactConfig } from "./load.js";
+export { type LoadInput, loadConfig, redactConfig, yamlParser } from "./load.js";
 export {
   type ConfigOf,
   envName,

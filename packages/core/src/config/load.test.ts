@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { loadConfig, redactConfig } from "./load.js";
@@ -50,18 +51,23 @@ describe("loadConfig", () => {
   it("takes flags over env over file over defaults", () => {
     const configFile = file("probeIntervalSeconds: 10\ndevice: ios\nserial: FROMFILE\n");
     const env = { RPI_SWARMING_PROBE_INTERVAL_SECONDS: "20", RPI_SWARMING_DEVICE: "android" };
-    expect(loadConfig(specs, { flags: {}, env: {}, configFile })).toMatchObject({
+    expect(loadConfig(specs, { flags: {}, env: {}, configFile, parseYaml })).toMatchObject({
       probeIntervalSeconds: 10,
       device: "ios",
       serial: "FROMFILE",
     });
-    expect(loadConfig(specs, { flags: {}, env, configFile })).toMatchObject({
+    expect(loadConfig(specs, { flags: {}, env, configFile, parseYaml })).toMatchObject({
       probeIntervalSeconds: 20,
       device: "android",
       serial: "FROMFILE",
     });
     expect(
-      loadConfig(specs, { flags: { probeIntervalSeconds: "5" }, env: { ...env, ANDROID_SERIAL: "ENV" }, configFile }),
+      loadConfig(specs, {
+        flags: { probeIntervalSeconds: "5" },
+        env: { ...env, ANDROID_SERIAL: "ENV" },
+        configFile,
+        parseYaml,
+      }),
     ).toMatchObject({ probeIntervalSeconds: 5, device: "android", serial: "ENV" });
   });
 
@@ -119,21 +125,22 @@ describe("loadConfig", () => {
 
   it("rejects unknown keys in the file, naming them and the known ones", () => {
     const err = configError(() =>
-      loadConfig(specs, { flags: {}, env: {}, configFile: file("probeInterval: 3\ndevice: ios\n") }),
+      loadConfig(specs, { flags: {}, env: {}, configFile: file("probeInterval: 3\ndevice: ios\n"), parseYaml }),
     );
     expect(err.message).toContain("unknown setting(s) probeInterval");
     expect(err.message).toContain("known settings: probeIntervalSeconds");
   });
 
   it("rejects a file that is not YAML, not a mapping, or missing", () => {
-    expect(configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: file("a: [") })).message).toContain(
-      "not valid YAML",
-    );
-    expect(configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: file("- a\n") })).message).toContain(
-      "must be a mapping",
-    );
     expect(
-      configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: join(dir, "missing.yaml") })).message,
+      configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: file("a: ["), parseYaml })).message,
+    ).toContain("not valid YAML");
+    expect(
+      configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: file("- a\n"), parseYaml })).message,
+    ).toContain("must be a mapping");
+    expect(
+      configError(() => loadConfig(specs, { flags: {}, env: {}, configFile: join(dir, "missing.yaml"), parseYaml }))
+        .message,
     ).toContain("cannot be read");
   });
 
