@@ -2,9 +2,9 @@
 # Rebuilds Debian's libicudata (ICU's data, which only Debian's libnode links
 # in this image) with English-only data, as Node's own small-icu builds ship.
 # Runs in the Dockerfile's icu stage on the target platform, with
-# icu-devtools (icupkg, derb, genrb, genccode) and binutils (as, ld) from Debian's
-# archive. Writes OUT/<libdir>/libicudata.so.N.M (same name and soname as the
-# original). See docs/images.md#icu-data for what stays and what goes.
+# icu-devtools (icupkg, derb, genrb, genccode) and binutils (as, ld) from
+# Debian's archive. Writes OUT/<libdir>/libicudata.so.N.M (same name, soname
+# and symbol as the original). See docs/images.md#icu-data for what stays.
 #
 # Removed: the data of every locale but English (en, en_*) and root, in every
 # tree (locales, collation, currencies, languages, regions, units, zones,
@@ -13,8 +13,8 @@
 # ERR_ENCODING_NOT_SUPPORTED; UTF-8/16 and Node's own latin1/windows-1252
 # decoder need no converter data); transliteration, Unicode character names,
 # the spoof checker's confusables and the stringprep profiles (nothing in Node
-# reaches them). Each tree's res_index then lists only the locales it still holds, so
-# Intl's supportedLocalesOf reports English and root only.
+# reaches them). Each tree's res_index then lists only the locales it still
+# holds, so Intl's supportedLocalesOf reports English only.
 set -eu
 out=${1:?usage: trim-icu-data.sh OUTDIR}
 for f in /usr/lib/*/libicudata.so.[0-9]*; do lib=$(readlink -f "$f") && break; done
