@@ -56,6 +56,8 @@ export interface OperatorMessage {
 export interface RebootStatus {
   /** after_task: rebootAfterTask; recovery: the recovery ladder; requested: POST /reboot_device. */
   readonly cause: "after_task" | "recovery" | "requested";
+  /** Set when the power was cut rather than the device told to reboot. */
+  readonly via?: "power_cycle";
   /** ms since the epoch. */
   readonly startedAt: number;
   readonly timeoutSeconds: number;
@@ -178,14 +180,15 @@ export function evaluateHealth(input: HealthInput): Health {
     const waited = (input.now - reboot.startedAt) / 1000;
     const why = { after_task: "after a task", recovery: "to recover it", requested: "on request" }[reboot.cause];
     if (waited <= reboot.timeoutSeconds) {
+      const doing = reboot.via === "power_cycle" ? "Power-cycled" : "Rebooting";
       maintenance.push({
         reason: "rebooting",
-        message: `Rebooting ${deviceName(input)} ${why}; waiting up to ${reboot.timeoutSeconds} s for it to answer`,
+        message: `${doing} ${deviceName(input)} ${why}; waiting up to ${reboot.timeoutSeconds} s for it to answer`,
       });
     } else {
       quarantined.push({
         reason: "reboot_timeout",
-        message: `${deviceName(input)} has not answered for ${Math.round(waited)} s after a reboot ${why} (limit ${reboot.timeoutSeconds} s); check its USB cable and power, or unplug and replug it`,
+        message: `${deviceName(input)} has not answered for ${Math.round(waited)} s after a ${reboot.via === "power_cycle" ? "power cycle" : "reboot"} ${why} (limit ${reboot.timeoutSeconds} s); check its USB cable and power, or unplug and replug it`,
       });
     }
   } else if (probe === undefined) {

@@ -14,13 +14,14 @@ export interface RecoveryRung {
 
 /**
  * The recovery ladder, tried bottom up, one step per failing probe cycle;
- * after the last rung the device stays quarantined. A new rung (e.g. a power
- * cycle before quarantine) is added here and in RecoveryAction.
+ * after the last rung the device stays quarantined. A new rung is added here
+ * and in RecoveryAction. power_cycle is unsupported without a power controller.
  */
 export const RECOVERY_RUNGS: readonly RecoveryRung[] = [
   { step: "reconnect", afterwards: "probe" },
   { step: "restart_server", afterwards: "probe" },
   { step: "reboot", afterwards: "await_return" },
+  { step: "power_cycle", afterwards: "await_return" },
 ];
 
 /** The steps of RECOVERY_RUNGS in order. */
@@ -37,6 +38,8 @@ export interface LadderState {
   readonly reboot: RebootStatus | undefined;
   /** The current reboot's timeout has been reported (it is reported once). */
   readonly rebootTimeoutReported: boolean;
+  /** Set when the power cycle was held back (cap or cool-down): the ladder ends there until the device answers. */
+  readonly powerCycleHeld?: PowerCycleRefusal["reason"];
 }
 
 export const IDLE_LADDER: LadderState = { tried: [], reboot: undefined, rebootTimeoutReported: false };
@@ -48,6 +51,57 @@ export interface DriverCapabilities {
 
 export interface RecoverySettings {
   readonly rebootTimeoutSeconds: number;
+  /** How long a device may take to answer after its power returns; default rebootTimeoutSeconds. */
+  readonly powerSettleSeconds?: number;
+}
+
+/** Limits on power cycles of one device: a phone that keeps failing is quarantined, not cycled forever. */
+export interface PowerCycleLimits {
+  /** At most this many power cycles in any hour (0: none by the ladder). */
+  readonly perHour: number;
+  /** At least this long between two power cycles. */
+  readonly cooldownSeconds: number;
+}
+
+/** Why a power cycle may not happen now, and when it may. */
+export interface PowerCycleRefusal {
+  readonly reason: "capped" | "cooling_down";
+  readonly retryAfterSeconds: number;
+  readonly message: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Whether the limits allow a power cycle now, given when the earlier ones
+ * started (ms since the epoch, any order); undefined when they do.
+ */
+export function powerCycleRefusal(
+  limits: PowerCycleLimits,
+  history: readonly number[],
+  now: number,
+): PowerCycleRefusal | undefined {
+  const recent = history.filter((t) => now - t < HOUR_MS).sort((a, b) => a - b);
+  const last = recent.at(-1);
+  if (recent.length >= limits.perHour) {
+    // The oldest of the hour must leave the window before the next one; with a cap of 0 never.
+    const oldest = recent[recent.length - limits.perHour];
+    const retryAfterSeconds = oldest === undefined ? 3600 : Math.ceil((oldest + HOUR_MS - now) / 1000);
+    return {
+      reason: "capped",
+      retryAfterSeconds,
+      message: `the device was power-cycled ${recent.length} times in the last hour (powerCyclesPerHour ${limits.perHour})`,
+    };
+  }
+  if (last !== undefined && now - last < limits.cooldownSeconds * 1000) {
+    const retryAfterSeconds = Math.ceil((last + limits.cooldownSeconds * 1000 - now) / 1000);
+    return {
+      reason: "cooling_down",
+      retryAfterSeconds,
+      message: `the last power cycle was ${Math.round((now - last) / 1000)} s ago (powerCycleCooldownSeconds ${limits.cooldownSeconds})`,
+    };
+  }
+  return undefined;
 }
 
 export interface RecoveryInput {
@@ -59,6 +113,8 @@ export interface RecoveryInput {
   readonly ladder: LadderState;
   readonly capabilities: DriverCapabilities;
   readonly settings: RecoverySettings;
+  /** Limits and past power cycles (ms since the epoch); without them power_cycle is never held. */
+  readonly power?: { readonly limits: PowerCycleLimits; readonly history: readonly number[] };
   /** ms since the epoch. */
   readonly now: number;
 }
@@ -86,6 +142,7 @@ export type RecoveryEvent =
   | { readonly kind: "needs_a_person" }
   | { readonly kind: "deferred"; readonly step: RecoveryAction }
   | { readonly kind: "exhausted" }
+  | { readonly kind: "power_cycle_held"; readonly refusal: PowerCycleRefusal }
   | { readonly kind: "step"; readonly step: RecoveryAction };
 
 export interface RecoveryDecision {
@@ -148,12 +205,25 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
       );
     return none({ kind: "waiting_for_reboot" });
   }
-  if (answered) return none({ kind: "answered", tried: ladder.tried }, { ...ladder, tried: [] });
+  if (answered) {
+    const { powerCycleHeld: _held, ...rest } = ladder;
+    return none({ kind: "answered", tried: ladder.tried }, { ...rest, tried: [] });
+  }
   if (!probe.problem || !RECOVERABLE_PROBLEMS.has(probe.problem.code)) return none({ kind: "needs_a_person" });
 
-  const step = RECOVERY_LADDER.find((s) => !ladder.tried.includes(s) && !input.capabilities.unsupported.has(s));
+  const step = RECOVERY_LADDER.find(
+    (s) =>
+      !ladder.tried.includes(s) &&
+      !input.capabilities.unsupported.has(s) &&
+      !(s === "power_cycle" && ladder.powerCycleHeld),
+  );
   if (!step) return none({ kind: "exhausted" });
   if (input.taskRunning) return none({ kind: "deferred", step });
+  if (step === "power_cycle" && input.power) {
+    const refusal = powerCycleRefusal(input.power.limits, input.power.history, now);
+    // Held once: the ladder ends here (quarantine) until the device answers, not retried every cycle.
+    if (refusal) return none({ kind: "power_cycle_held", refusal }, { ...ladder, powerCycleHeld: refusal.reason });
+  }
   return { step, ladder: { ...ladder, tried: [...ladder.tried, step] }, event: { kind: "step", step } };
 }
 
@@ -179,7 +249,15 @@ export function ladderAfterStep(
   else if (outcome === "done" && recoveryRung(step).afterwards === "await_return")
     next = {
       ...decided,
-      reboot: { cause: "recovery", startedAt: now, timeoutSeconds: settings.rebootTimeoutSeconds },
+      reboot:
+        step === "power_cycle"
+          ? {
+              cause: "recovery",
+              via: "power_cycle",
+              startedAt: now,
+              timeoutSeconds: settings.powerSettleSeconds ?? settings.rebootTimeoutSeconds,
+            }
+          : { cause: "recovery", startedAt: now, timeoutSeconds: settings.rebootTimeoutSeconds },
       rebootTimeoutReported: false,
     };
   const meanwhile = current.reboot && !sameReboot(current.reboot, decided.reboot) ? current : undefined;
