@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { redactUrl, TimeoutError, UpstreamError } from "@rpi-swarming/core";
 import type { PowerTarget } from "../types.js";
 import type { PowerController } from "./types.js";
@@ -16,7 +18,14 @@ export interface HttpPowerOptions {
   readonly timeoutSeconds: number;
 }
 
-/** Power through a smart plug's, PDU's or PoE switch's HTTP API: one request for off, one for on. */
+/** Only the start of a reply is read: enough for an error message. */
+const MAX_REPLY_BYTES = 4096;
+
+/**
+ * Power through a smart plug's, PDU's or PoE switch's HTTP API: one request
+ * for off, one for on. node:http, not fetch: the state server runs without
+ * Node's fetch (images/rpi-swarming).
+ */
 export class HttpPowerController implements PowerController {
   readonly kind = "http";
   readonly #options: HttpPowerOptions;
@@ -43,28 +52,52 @@ export class HttpPowerController implements PowerController {
     const what = `power ${action} request ${req.method} ${redactUrl(req.url)}`;
     const abort = new AbortController();
     this.#inFlight.add(abort);
-    const timer = setTimeout(() => abort.abort(new Error("timeout")), this.#options.timeoutSeconds * 1000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.#options.timeoutSeconds * 1000);
     try {
-      const res = await fetch(req.url, {
-        method: req.method,
-        headers: req.headers,
-        ...(req.body !== undefined && req.method !== "GET" ? { body: req.body } : {}),
-        signal: abort.signal,
-        redirect: "error",
-      });
-      const text = await res.text();
-      if (res.ok) return;
+      const { status, text } = await send(req, abort.signal);
+      if (status >= 200 && status < 300) return;
       const said = text.trim().split("\n")[0]?.slice(0, 200) ?? "";
-      throw new UpstreamError(`${what} answered ${res.status}${said ? `: ${said}` : ""}`);
+      throw new UpstreamError(`${what} answered ${status}${said ? `: ${said}` : ""}`);
     } catch (err) {
       if (err instanceof UpstreamError) throw err;
-      if (abort.signal.aborted)
+      if (timedOut)
         throw new TimeoutError(`${what} got no answer within ${this.#options.timeoutSeconds} s`, { cause: err });
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new UpstreamError(`${what} failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UpstreamError(`${what} failed: ${code ?? (err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);
       this.#inFlight.delete(abort);
     }
   }
+}
+
+function send(req: PowerHttpRequest, signal: AbortSignal): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(req.url);
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const body = req.body !== undefined && req.method !== "GET" ? Buffer.from(req.body) : undefined;
+    const headers: Record<string, string | number> = { ...req.headers };
+    if (body) headers["content-length"] = body.length;
+    const r = request(url, { method: req.method, headers, signal }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on("data", (c: Buffer) => {
+        if (bytes < MAX_REPLY_BYTES) chunks.push(c);
+        bytes += c.length;
+      });
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString("utf8").slice(0, MAX_REPLY_BYTES),
+        }),
+      );
+      res.on("error", reject);
+    });
+    r.on("error", reject);
+    r.end(body);
+  });
 }
