@@ -3,6 +3,10 @@
  * the state server: the real android driver over the fake adb, the uhubctl
  * controller over the fake uhubctl, whose port power the fake adb sees.
  */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { createLogger } from "@rpi-swarming/core";
 import {
   AndroidDriver,
   FAKE_ADB_PATH,
@@ -34,7 +38,7 @@ afterEach(async () => {
   scratch.cleanup();
 });
 
-async function start(flags: Record<string, unknown> = {}): Promise<StateServer> {
+async function start(flags: Record<string, unknown> = {}, log = testLogger()): Promise<StateServer> {
   const config = testConfig(
     {
       device: "android",
@@ -52,7 +56,6 @@ async function start(flags: Record<string, unknown> = {}): Promise<StateServer> 
     },
     scratch.dir,
   );
-  const log = testLogger();
   const env = { ...adb.env, ...hubs.env };
   const driver = new AndroidDriver({
     adbPath: config.adbPath,
@@ -197,5 +200,61 @@ describe("POST /power_cycle", () => {
     expect(failed.status).toBe(502);
     expect(failed.body.message).toMatch(/No compatible devices detected at location 1-4!/);
     expect((await status()).rebooting).toBeNull();
+  });
+});
+
+describe("powerController http", () => {
+  it("switches a plug, and never logs or answers its token when the plug fails", async () => {
+    const TOKEN = "plug-token-5f2c9e";
+    const seen: string[] = [];
+    let failWith = 0;
+    const plug: Server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      res.writeHead(failWith || 200).end(failWith ? "relay busy" : "{}");
+    });
+    await new Promise<void>((resolve) => plug.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(plug.address() as AddressInfo).port}`;
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "trace",
+      stream: new Writable({
+        write(chunk, _e, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    try {
+      adb.devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]);
+      const request = (action: string) => ({
+        url: `${url}/relay/0?turn=${action}&token=${TOKEN}`,
+        headers: { Authorization: `Bearer ${TOKEN}` },
+      });
+      const s = await start(
+        {
+          powerController: "http",
+          powerHttp: JSON.stringify({ off: request("off"), on: request("on") }),
+          powerCyclesPerHour: "5",
+        },
+        log,
+      );
+      await s.monitor.probeNow();
+      expect((await post("/power_cycle")).status).toBe(200);
+      expect(seen).toEqual([
+        `POST /relay/0?turn=off&token=${TOKEN} Bearer ${TOKEN}`,
+        `POST /relay/0?turn=on&token=${TOKEN} Bearer ${TOKEN}`,
+      ]);
+      failWith = 503;
+      const failed = await post("/power_cycle");
+      expect(failed.status).toBe(502);
+      expect(failed.body.message).toBe(
+        `power off request POST ${url}/relay/0?turn=off&token=<redacted> answered 503: relay busy`,
+      );
+      expect(lines.some((l) => l.includes("power cycle failed"))).toBe(true);
+      expect(lines.filter((l) => l.includes(TOKEN))).toEqual([]);
+    } finally {
+      plug.closeAllConnections();
+      await new Promise<void>((resolve) => plug.close(() => resolve()));
+    }
   });
 });
