@@ -4,7 +4,7 @@
  * the power settings refused at start-up.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -92,7 +92,10 @@ describe("rpi-swarming power-cycle", () => {
     expect(hubs.calls()).toEqual(["-l 1-1 -p 2 -a off", "-l 1-1 -p 2 -a on"]);
     expect(records.some((r) => r.msg === "device power cycle requested")).toBe(true);
 
-    const capped = await runCli(["power-cycle", `--hook-port=${hookPort}`]);
+    // The state server's own config file names the port.
+    const configFile = join(scratch(), "state-server.yaml");
+    writeFileSync(configFile, `device: android\nadbPath: ${FAKE_ADB_PATH}\nhookPort: ${hookPort}\n`);
+    const capped = await runCli(["power-cycle", "--config", configFile]);
     expect(capped.code).toBe(1);
     expect(capped.stderr).toMatch(
       /^rpi-swarming power-cycle: refused \(429\): the device was power-cycled 1 times in the last hour \(powerCyclesPerHour 1\); retry in \d+ s, or force it \(--force overrides the cap and cool-down\)\n$/,

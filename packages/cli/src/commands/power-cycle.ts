@@ -5,9 +5,9 @@ import { z } from "zod";
 import { defineCommand } from "../command.js";
 
 const powerCycleSettings = {
-  // The state server's own, so its config file (--config) or environment names the port.
-  hookHost: stateServerSettings.hookHost,
-  hookPort: stateServerSettings.hookPort,
+  // The state server's settings, so its config file (--config) or environment names the
+  // port; only hookHost and hookPort are used.
+  ...stateServerSettings,
   reason: setting("string", z.string().max(1000).optional(), "why, for the state server's log"),
   force: setting(
     "boolean",
