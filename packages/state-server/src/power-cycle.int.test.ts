@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { createLogger } from "@rpi-swarming/core";
+import { waitFor } from "@rpi-swarming/core/test-support";
 import {
   AndroidDriver,
   FAKE_ADB_PATH,
@@ -115,6 +116,39 @@ describe("power cycle on the recovery ladder", () => {
     );
     // A power cycle is not a device reboot.
     expect((await metric("rpi_swarming_device_reboots_total")).join("\n")).not.toMatch(/result="success"/);
+  });
+
+  it("power-cycles a phone that did not come back from its reboot, and it comes back", async () => {
+    adb.devices([["8A2Y0B3C", "device", "pixel3a-sargo-q"]]);
+    // `adb reboot` works, but the phone never shows up again (a boot loop).
+    adb.set("reboot-listings", "100000");
+    const s = await start({ rebootTimeoutSeconds: "0.2" });
+    await s.monitor.probeNow();
+    // The phone cuts every probe short; reconnect and a new adb server do not help.
+    adb.set("shell-bytes", "20");
+    for (let i = 0; i < 3; i++) await s.monitor.probeNow();
+    expect(adb.calls()).toContain("-s 8A2Y0B3C reboot");
+    expect((await status()).rebooting).toMatchObject({ cause: "recovery" });
+    adb.set("shell-bytes", undefined);
+    await waitFor("the reboot timeout", async () => {
+      await s.monitor.probeNow();
+      return JSON.stringify((await status()).health).includes("reboot_timeout");
+    });
+    expect(hubs.calls()).toEqual([]);
+    await s.monitor.probeNow();
+    expect(hubs.calls()).toEqual(["-l 1-1 -p 2 -a off", "-l 1-1 -p 2 -a on"]);
+    await s.monitor.probeNow();
+    expect((await status()).health).toMatchObject({ status: "ok" });
+    const actions = await metric("rpi_swarming_recovery_actions_total");
+    expect(actions).toContain(
+      'rpi_swarming_recovery_actions_total{action="reboot",result="failure",bot_id="test-bot-1"} 1',
+    );
+    expect(actions).toContain(
+      'rpi_swarming_recovery_actions_total{action="power_cycle",result="success",bot_id="test-bot-1"} 1',
+    );
+    expect(await metric("rpi_swarming_device_reboots_total")).toContain(
+      'rpi_swarming_device_reboots_total{cause="recovery",result="timeout",bot_id="test-bot-1"} 1',
+    );
   });
 
   it("holds a second power cycle within the hour at the cap: the phone is quarantined instead", async () => {

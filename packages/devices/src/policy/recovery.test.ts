@@ -193,12 +193,46 @@ const rows: Row[] = [
     },
   },
   {
-    name: "a reboot past its timeout already reported: only watched",
+    name: "a reboot past its timeout already reported, without a power controller: only watched",
     probe: failing("device_missing"),
     ladder: ladder([], rebooting("requested", 500), true),
+    unsupported: ["power_cycle"],
     expected: {
       step: undefined,
       ladder: ladder([], rebooting("requested", 500), true),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
+    name: "the ladder's reboot past its timeout (reported): the power cycle comes next",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+    expected: { step: "power_cycle", ladder: ladder(ALL), event: { kind: "step", step: "power_cycle" } },
+  },
+  {
+    name: "any reboot past its timeout (a phone stuck after the reboot after a task) gets a power cycle",
+    probe: failing("device_missing"),
+    ladder: ladder([], rebooting("after_task", 500), true),
+    expected: { step: "power_cycle", ladder: ladder(["power_cycle"]), event: { kind: "step", step: "power_cycle" } },
+  },
+  {
+    name: "not while a task runs: the power cycle after a reboot timeout is deferred",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+    taskRunning: true,
+    expected: {
+      step: undefined,
+      ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+      event: { kind: "deferred", step: "power_cycle" },
+    },
+  },
+  {
+    name: "a power cycle past its own timeout: only watched (one power cycle per climb)",
+    probe: failing("device_missing"),
+    ladder: ladder(ALL, { ...rebooting("recovery", 500), via: "power_cycle" }, true),
+    expected: {
+      step: undefined,
+      ladder: ladder(ALL, { ...rebooting("recovery", 500), via: "power_cycle" }, true),
       event: { kind: "waiting_for_reboot" },
     },
   },
@@ -353,6 +387,15 @@ describe("power cycle limits", () => {
     });
     expect(d.ladder).toEqual(IDLE_LADDER);
     expect("powerCycleHeld" in d.ladder).toBe(false);
+  });
+
+  it("a power cycle held back after a reboot timeout leaves the reboot watched, marked held", () => {
+    const timedOut = ladder(UP_TO_REBOOT, rebooting("recovery", 130), true);
+    const held = decide(minutesAgo(5), timedOut);
+    expect(held.step).toBeUndefined();
+    expect(held.event).toMatchObject({ kind: "power_cycle_held", refusal: { reason: "cooling_down" } });
+    expect(held.ladder).toEqual({ ...timedOut, powerCycleHeld: "cooling_down" });
+    expect(decide([], held.ladder).event).toEqual({ kind: "waiting_for_reboot" });
   });
 
   it("a power cycle waits for the device with powerSettleSeconds and is marked as a power cycle", () => {

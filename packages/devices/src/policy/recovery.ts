@@ -198,11 +198,15 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
         IDLE_LADDER,
       );
     }
-    if (now - reboot.startedAt > reboot.timeoutSeconds * 1000 && !ladder.rebootTimeoutReported)
+    const timedOut = now - reboot.startedAt > reboot.timeoutSeconds * 1000;
+    if (timedOut && !ladder.rebootTimeoutReported)
       return none(
         { kind: "reboot_timed_out", cause: reboot.cause, timeoutSeconds: reboot.timeoutSeconds, step },
         { ...ladder, rebootTimeoutReported: true },
       );
+    // Gone past its reboot timeout (any cause): reconnect and adb cannot reach it, a power cycle may.
+    if (timedOut && powerCycleOpen(input))
+      return powerCycleStep(input, { ...ladder, reboot: undefined, rebootTimeoutReported: false }, ladder);
     return none({ kind: "waiting_for_reboot" });
   }
   if (answered) {
@@ -218,13 +222,37 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
       !(s === "power_cycle" && ladder.powerCycleHeld),
   );
   if (!step) return none({ kind: "exhausted" });
+  if (step === "power_cycle") return powerCycleStep(input, ladder, ladder);
   if (input.taskRunning) return none({ kind: "deferred", step });
-  if (step === "power_cycle" && input.power) {
-    const refusal = powerCycleRefusal(input.power.limits, input.power.history, now);
-    // Held once: the ladder ends here (quarantine) until the device answers, not retried every cycle.
-    if (refusal) return none({ kind: "power_cycle_held", refusal }, { ...ladder, powerCycleHeld: refusal.reason });
-  }
   return { step, ladder: { ...ladder, tried: [...ladder.tried, step] }, event: { kind: "step", step } };
+}
+
+/** Whether the power_cycle rung is still open: a controller, not tried yet, not held back. */
+function powerCycleOpen(input: RecoveryInput): boolean {
+  const { ladder } = input;
+  return (
+    !input.capabilities.unsupported.has("power_cycle") &&
+    !ladder.tried.includes("power_cycle") &&
+    !ladder.powerCycleHeld
+  );
+}
+
+/**
+ * The power_cycle step from `from` (the ladder it starts from), unless a task
+ * runs or the limits hold it back; then nothing changes but `unchanged` is
+ * marked held, once: the ladder ends there (quarantine) until the device answers.
+ */
+function powerCycleStep(input: RecoveryInput, from: LadderState, unchanged: LadderState): RecoveryDecision {
+  const step = "power_cycle";
+  if (input.taskRunning) return { step: undefined, ladder: unchanged, event: { kind: "deferred", step } };
+  const refusal = input.power && powerCycleRefusal(input.power.limits, input.power.history, input.now);
+  if (refusal)
+    return {
+      step: undefined,
+      ladder: { ...unchanged, powerCycleHeld: refusal.reason },
+      event: { kind: "power_cycle_held", refusal },
+    };
+  return { step, ladder: { ...from, tried: [...from.tried, step] }, event: { kind: "step", step } };
 }
 
 /** How a step the driver accepted went: it threw (failed), or was done and the device answers (cured) or not (done). */
