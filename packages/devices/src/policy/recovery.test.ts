@@ -227,6 +227,16 @@ const rows: Row[] = [
     },
   },
   {
+    name: "a power cycle asked for that timed out: only watched, not cycled again",
+    probe: failing("device_missing"),
+    ladder: ladder([], { ...rebooting("requested", 500), via: "power_cycle" }, true),
+    expected: {
+      step: undefined,
+      ladder: ladder([], { ...rebooting("requested", 500), via: "power_cycle" }, true),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
     name: "a power cycle past its own timeout: only watched (one power cycle per climb)",
     probe: failing("device_missing"),
     ladder: ladder(ALL, { ...rebooting("recovery", 500), via: "power_cycle" }, true),

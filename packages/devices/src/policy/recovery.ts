@@ -205,7 +205,7 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
         { ...ladder, rebootTimeoutReported: true },
       );
     // Gone past its reboot timeout (any cause): reconnect and adb cannot reach it, a power cycle may.
-    if (timedOut && powerCycleOpen(input))
+    if (timedOut && reboot.via !== "power_cycle" && powerCycleOpen(input))
       return powerCycleStep(input, { ...ladder, reboot: undefined, rebootTimeoutReported: false }, ladder);
     return none({ kind: "waiting_for_reboot" });
   }
