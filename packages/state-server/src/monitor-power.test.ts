@@ -121,6 +121,9 @@ describe("DeviceMonitor power_cycle rung", () => {
     await m.monitor.probeNow();
     expect(m.controller.calls).toHaveLength(2);
     expect(m.monitor.snapshot.health.status).toBe("quarantined");
+    expect(m.monitor.snapshot.health.quarantined[0]?.message).toMatch(
+      /; no power cycle: within powerCycleCooldownSeconds; check its USB cable/,
+    );
     expect(await m.cycles()).toContain(
       'rpi_swarming_device_power_cycles_total{result="cooling_down",bot_id="p-bot"} 1',
     );

@@ -472,6 +472,7 @@ export class DeviceMonitor {
       operatorMessages: this.operator,
       reboot,
       recoveryTried,
+      powerCycleHeld: this.ladder.powerCycleHeld,
       now: this.now(),
     });
   }

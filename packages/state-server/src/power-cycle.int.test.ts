@@ -163,6 +163,9 @@ describe("power cycle on the recovery ladder", () => {
     const st = await status();
     expect(st.health).toMatchObject({ status: "quarantined", quarantined: [{ reason: "offline" }] });
     expect(st.recovery_tried).toEqual(["reconnect", "restart_server", "reboot"]);
+    expect(JSON.stringify(st.health)).toMatch(
+      /recovery tried without success: reconnect, restart_server, reboot\); no power cycle: powerCyclesPerHour reached/,
+    );
     const cycles = await metric("rpi_swarming_device_power_cycles_total");
     expect(cycles).toContain('rpi_swarming_device_power_cycles_total{result="capped",bot_id="test-bot-1"} 1');
     expect(cycles).toContain('rpi_swarming_device_power_cycles_total{result="ok",bot_id="test-bot-1"} 1');
