@@ -54,6 +54,7 @@ const objectBody = z.record(z.string(), z.unknown());
 const idleBody = z.object({ since_last_action_s: z.number().nonnegative().optional() }).loose();
 const beforeTaskBody = z.object({ task_id: z.string().max(256).optional() }).loose();
 const rebootBody = z.object({ reason: z.string().max(1000).optional() }).loose();
+const powerCycleBody = z.object({ reason: z.string().max(1000).optional(), force: z.boolean().optional() }).strict();
 const afterTaskBody = z
   .object({
     failure: z.boolean().optional(),
@@ -212,6 +213,18 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     ctx.body = { ok: true };
   });
 
+  // Not a hook: an operator (rpi-swarming power-cycle) cuts the device's power. Answers once
+  // the power is back; the device is then in maintenance until it answers.
+  router.post("/power_cycle", async (ctx) => {
+    const b = await body(ctx, powerCycleBody);
+    const reply = await monitor.powerCycleDevice(b.reason, b.force ?? false);
+    ctx.body = {
+      ok: true,
+      off_seconds: reply.offSeconds,
+      settle_seconds: reply.settleSeconds,
+    };
+  });
+
   /** The `/status` snapshot for people and tools. */
   const statusBody = (): Record<string, unknown> => {
     const s = monitor.snapshot;
@@ -237,7 +250,13 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
             problem: probe.problem ?? null,
           }
         : null,
-      rebooting: s.reboot ? { cause: s.reboot.cause, since: new Date(s.reboot.startedAt).toISOString() } : null,
+      rebooting: s.reboot
+        ? {
+            cause: s.reboot.cause,
+            since: new Date(s.reboot.startedAt).toISOString(),
+            ...(s.reboot.via ? { via: s.reboot.via } : {}),
+          }
+        : null,
       recovery_tried: s.recoveryTried,
     };
   };

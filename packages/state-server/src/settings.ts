@@ -1,5 +1,5 @@
 import { setting } from "@rpi-swarming/core";
-import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
+import { deviceSettings, healthSettings, powerSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
 import { z } from "zod";
 
 const port = z.number().int().min(0).max(65_535);
@@ -41,6 +41,7 @@ export const botSettingsSchema = z
 export const stateServerSettings = {
   ...deviceSettings,
   ...healthSettings,
+  ...powerSettings,
   ...staticAttributeSettings,
   hookHost: setting("string", host.default("127.0.0.1"), "address of the hook API (keep it on loopback)"),
   hookPort: setting("number", port.default(11000), "port of the hook API (0 = a free port)"),
