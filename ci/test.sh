@@ -38,8 +38,10 @@ for suite in "${suites[@]}"; do
   echo "=== suite $name"
   counts="$results/$name"
   start=$SECONDS
-  bash "$suite" "$counts"
-  rc=$?
+  bash "$suite" "$counts" 2>&1 | tee "$results/$name.log"
+  rc=${PIPESTATUS[0]}
+  # What failed, repeated above the summary so the end of a long log names it.
+  grep -E '^(FAIL|FAILED) ' "$results/$name.log" | sed "s/^/$name: /" >>"$results/failures"
   read -r p f <"$counts" 2>/dev/null || { p=0; f=0; }
   # A suite that exits non-zero without counting a failure still failed.
   if [[ $rc -ne 0 && ${f:-0} -eq 0 ]]; then f=1; fi
@@ -47,6 +49,10 @@ for suite in "${suites[@]}"; do
   total_failed=$((total_failed + ${f:-0}))
   summary+=("$(printf '%-24s %5s passed %4s failed  %4ss' "$name" "${p:-0}" "${f:-0}" $((SECONDS - start)))")
 done
+if [[ -s $results/failures ]]; then
+  echo "=== failures"
+  cat "$results/failures"
+fi
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
 echo "Total: $total_passed passed, $total_failed failed"

@@ -2,7 +2,7 @@
 
 {{/* Keys of stateServer in values.yaml that are settings of rpi-swarming state-server; null ones are left out. */}}
 {{- define "rpi-swarming.stateServerSettingKeys" -}}
-probeIntervalSeconds commandTimeoutSeconds serial adbPath batteryMinRatio batteryHysteresisRatio maxTemperatureCelsius temperatureHysteresisCelsius temperatureSensors rebootAfterTask rebootTimeoutSeconds hookPort metricsPort
+probeIntervalSeconds commandTimeoutSeconds serial adbPath batteryMinRatio batteryHysteresisRatio maxTemperatureCelsius temperatureHysteresisCelsius temperatureSensors rebootAfterTask rebootTimeoutSeconds powerController powerHubLocation powerHubPort powerHubGanged powerOffCommand powerOnCommand powerOffSeconds powerSettleSeconds powerCyclesPerHour powerCycleCooldownSeconds hookPort metricsPort
 {{- end -}}
 
 {{/* Keys of supervisor in values.yaml that are settings of rpi-swarming supervisor; null ones are left out. */}}

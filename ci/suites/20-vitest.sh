@@ -18,6 +18,20 @@ for tier in $tiers; do
   echo "--- vitest tier $tier"
   start=$SECONDS
   npx vitest run --project "$tier" --reporter=default --reporter=json --outputFile.json="$work/$tier.json" || rc=1
+  # One "FAIL" line per failed test or file, which ci/test.sh repeats above its summary.
+  # shellcheck disable=SC2016 # a JavaScript program, not shell
+  node -e '
+const fs = require("fs");
+let r = {};
+try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch { process.exit(0); }
+const first = (m) => String(m ?? "").split("\n").find((l) => l.trim() !== "")?.trim().slice(0, 200) ?? "";
+for (const file of r.testResults ?? []) {
+  const name = require("path").relative(process.cwd(), file.name);
+  const failed = (file.assertionResults ?? []).filter((a) => a.status === "failed");
+  for (const a of failed) console.log(`FAIL vitest ${process.argv[2]}: ${name} > ${a.fullName}: ${first(a.failureMessages?.[0])}`);
+  if (file.status === "failed" && failed.length === 0) console.log(`FAIL vitest ${process.argv[2]}: ${name}: ${first(file.message)}`);
+}
+' "$work/$tier.json" "$tier"
   # shellcheck disable=SC2016 # a JavaScript program, not shell
   read -r p f < <(node -e '
 const fs = require("fs");

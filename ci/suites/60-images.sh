@@ -6,7 +6,8 @@
 # Writes "<passed> <failed>" to $1. Prints image sizes and build times.
 # Env: RPI_SWARMING_SKIP_IMAGES=1   skip the whole suite (it says so);
 #      RPI_SWARMING_IMAGES_RECORD=1 also write the figures into docs/benchmarks.md;
-#      RPI_SWARMING_IMAGES_NO_CACHE=1 build without podman's layer cache (cold build times).
+#      RPI_SWARMING_IMAGES_NO_CACHE=1 build without podman's layer cache (cold build times);
+#      RPI_SWARMING_IMAGES_TAG=NAME   build and test NAME-amd64/NAME-armv7 instead of localhost/rpi-swarming:ci.
 # The sh -c scripts below are single-quoted on purpose (they expand inside the image).
 # shellcheck disable=SC2016
 set -uo pipefail
@@ -34,7 +35,8 @@ source ci/images/common.sh
 images_containers_conf
 
 version=$(node -p 'require("./package.json").version')
-tag=localhost/rpi-swarming:ci
+# The cluster suite (70-cluster.sh) runs the images under this default tag.
+tag=${RPI_SWARMING_IMAGES_TAG:-localhost/rpi-swarming:ci}
 declare -A image=([amd64]="$tag-amd64" [armv7]="$tag-armv7")
 declare -A machine=([amd64]=x86_64 [armv7]=armv7l)
 declare -A platform=([amd64]=linux/amd64 [armv7]=linux/arm/v7)
@@ -50,10 +52,10 @@ trap cleanup EXIT
 
 # --- static checks --------------------------------------------------------------
 if o=$(hadolint images/Dockerfile 2>&1); then pass "hadolint images/Dockerfile"; else fail "hadolint images/Dockerfile" "$o"; fi
-if o=$(shellcheck -x ci/images/*.sh ci/suites/60-images.sh 2>&1); then
-  pass "shellcheck ci/images/*.sh ci/suites/60-images.sh"
+if o=$(shellcheck -x ci/images/*.sh images/icu/*.sh ci/suites/60-images.sh 2>&1); then
+  pass "shellcheck ci/images/*.sh images/icu/*.sh ci/suites/60-images.sh"
 else
-  fail "shellcheck ci/images/*.sh ci/suites/60-images.sh" "$o"
+  fail "shellcheck ci/images/*.sh images/icu/*.sh ci/suites/60-images.sh" "$o"
 fi
 
 # --- build --------------------------------------------------------------------
@@ -107,6 +109,33 @@ echo "unset-stderr=$(cat /tmp/unset.err)"
 sed 's/^/stderr: /' /tmp/sudo-check.err
 SH
 }
+# Intl under the English-only ICU data, run by node inside the image: one
+# fact per line. Other locales fall back to root and are not reported as
+# supported; plural rules (one small table for all languages) stay.
+icu_check_script() {
+  cat <<'SH'
+node - <<'JS'
+const f = (x) => console.log(x);
+f(`number=${new Intl.NumberFormat("en-US").format(1234567.5)}`);
+f(`date=${new Date(0).toLocaleString("en-US", { timeZone: "Europe/Paris", timeZoneName: "long" })}`);
+f(`compare=${["b", "a", "C"].sort((x, y) => x.localeCompare(y)).join("")}`);
+f(`normalize=${"\u00e9".normalize("NFD").length}`);
+f(`latin1=${new TextDecoder("latin1").decode(new Uint8Array([0xe9, 0x80])).codePointAt(1).toString(16)}`);
+try {
+  f(`legacy=${new TextDecoder("koi8-r").decode(new Uint8Array([0x80]))}`);
+} catch (e) {
+  f(`legacy=${e.code}`);
+}
+f(`idna=${new URL("http://b\u00fccher.example/").host}`);
+f(`regexp=${/\p{Script=Greek}/u.test("\u03b1")}`);
+f(`segments=${[...new Intl.Segmenter("en", { granularity: "word" }).segment("hello world")].length}`);
+f(`region=${new Intl.DisplayNames("en", { type: "region" }).of("DE")}`);
+f(`supported=${Intl.DateTimeFormat.supportedLocalesOf(["en-GB", "de", "ja"]).join(",")}`);
+f(`plural-de=${Intl.PluralRules.supportedLocalesOf(["de"]).join(",")}`);
+f(`icu=${process.versions.icu}`);
+JS
+SH
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Each container start costs seconds under emulation: one run checks the tools.
@@ -132,6 +161,9 @@ smoke() {
     echo "adb: $(adb version | head -n 1)"
     echo "ideviceinfo: $(ideviceinfo --version)"
     echo "usb: $(command -v usbmuxd) $(command -v idevice_id) $(command -v idevicediagnostics)"
+    echo "uhubctl: $(command -v uhubctl) $(uhubctl -v 2>&1)"
+    uhubctl >/tmp/uhubctl.out 2>&1; echo "uhubctl-no-hub: exit $? $(head -n 1 /tmp/uhubctl.out)"
+    echo "icudata: $(du -k /usr/lib/*/libicudata.so.*.* | cut -f1)"
     echo "leftovers: $(find /var/lib/apt/lists /var/cache/apt -mindepth 1; for t in npm npx tsc gcc make; do command -v $t; done; ls -d /root/.npm /src 2>/dev/null)"
     echo "hooks: $(ls /opt/rpi-swarming/packages/swarming-hooks)"
     echo "pruned: $(ls -d /opt/rpi-swarming/node_modules /opt/rpi-swarming/packages/*/dist /usr/share/nodejs/corepack /usr/share/nodejs/@types /usr/lib/*/gconv/IBM*.so /usr/lib/*/gconv/EUC-JP.so 2>/dev/null)"
@@ -145,6 +177,16 @@ smoke() {
   expect "$a: ideviceinfo --version" "$o" "^ideviceinfo: ideviceinfo [0-9]"
   expect "$a: usbmuxd, idevice_id, idevicediagnostics on PATH" "$o" \
     "^usb: /usr/sbin/usbmuxd /usr/bin/idevice_id /usr/bin/idevicediagnostics$"
+  expect "$a: uhubctl on PATH and runs (uhubctl -v)" "$o" "^uhubctl: /usr/sbin/uhubctl [0-9]+\.[0-9]+"
+  # What the real uhubctl says and returns where no USB hub can be seen.
+  expect "$a: uhubctl without a hub: exit 1, no compatible devices" "$o" \
+    "^uhubctl-no-hub: exit 1 No compatible devices detected"
+  # Debian's libicudata is 31 MB; the English-only rebuild about 7 MB.
+  if [[ $(sed -n 's/^icudata: \([0-9]*\)$/\1/p' <<<"$o") -lt 10240 ]] 2>/dev/null; then
+    pass "$a: libicudata is the English-only rebuild (under 10 MB)"
+  else
+    fail "$a: libicudata is the English-only rebuild (under 10 MB)" "$(grep '^icudata' <<<"$o")"
+  fi
   expect "$a: no apt lists, build tools or npm caches left" "$o" "^leftovers: $"
   expect "$a: hook script bot_config.py shipped" "$o" "^hooks: bot_config.py$"
   expect "$a: no node_modules, compiled packages, corepack, type definitions or legacy iconv modules" "$o" "^pruned: $"
@@ -160,6 +202,13 @@ smoke() {
   expect_lines "$a: sudo stand-in without RPI_SWARMING_REBOOT_REQUEST_FILE says so and still kills" "$o" \
     "^unset-caller-exit=137$" "^unset-stderr=.*RPI_SWARMING_REBOOT_REQUEST_FILE is not set"
   if grep -q caller-survived <<<"$o"; then fail "$a: sudo stand-in kills its caller: a caller survived" "$o"; fi
+  o=$(run_sh "$a" "$(icu_check_script)")
+  expect_lines "$a: Intl in English under the trimmed ICU data (numbers, dates, time zones, collation, normalization, IDNA, segmentation, display names)" "$o" \
+    "^number=1,234,567\.5$" "^date=1/1/1970, 1:00:00 AM Central European Standard Time$" "^compare=abC$" \
+    "^normalize=2$" "^latin1=80$" "^idna=xn--bcher-kva\.example$" "^regexp=true$" "^segments=3$" \
+    "^region=Germany$" "^plural-de=de$" "^icu=[0-9]+\."
+  expect_lines "$a: ICU data is English only (de and ja not listed; no legacy charset converters)" "$o" \
+    "^supported=en-GB$" "^legacy=ERR_ENCODING_NOT_SUPPORTED$"
   o=$(prun "$a" --network=none "$img" probe --device none --bot-id image-smoke 2>"$tmp/probe.err")
   if python3 -c '
 import json, sys

@@ -3,7 +3,7 @@
  * node_modules, run through the image's own wrapper (images/rpi-swarming with
  * RPI_SWARMING_HOME pointing at the tree).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -51,7 +51,7 @@ function start(args: string[], key: string): { child: ChildProcess; record: Prom
 
 describe("the bundled install tree", () => {
   it("holds bundles and no node_modules or compiled packages", () => {
-    for (const cmd of ["main", "state-server", "supervisor", "probe", "demo", "swarming-double"]) {
+    for (const cmd of ["main", "state-server", "supervisor", "probe", "power-cycle", "demo", "swarming-double"]) {
       expect(existsSync(join(tree, "packages/cli/bundle", `${cmd}.js`)), cmd).toBe(true);
     }
     expect(existsSync(join(tree, "node_modules"))).toBe(false);
@@ -131,6 +131,13 @@ describe("the bundled install tree", () => {
       body: JSON.stringify({ pool: ["p"] }),
     });
     expect(await res.json()).toMatchObject({ id: ["bundle-bot"], pool: ["p"] });
+    // The bundled one-shot command reaches it (the simulated device has no power controller).
+    const cycle = spawnSync("sh", [WRAPPER, "power-cycle", `--hook-port=${new URL(hookUrl ?? "").port}`], {
+      env: { ...process.env, RPI_SWARMING_HOME: tree },
+      encoding: "utf8",
+    });
+    expect(cycle.status).toBe(1);
+    expect(cycle.stderr).toMatch(/^rpi-swarming power-cycle: refused \(501\): no power controller is configured/);
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
     rmSync(dir, { recursive: true, force: true });

@@ -106,7 +106,8 @@ describe("supervisor reboot requests and updates", () => {
       "state-server-url": state.url,
       "update-schedule": "* * * * * *",
       "update-jitter-seconds": 0,
-      "update-grace-seconds": 4,
+      // Long enough for the bot's own update on a loaded machine; the log line comes at the next check.
+      "update-grace-seconds": 30,
     });
     await sw.waitFor((d) => d.bot("rpi-test-1")?.handshakes, { what: "handshake", timeoutMs: 30_000 });
     const v2 = (await sw.publishBotCode({ standIn: { hookScript: HOOK_SCRIPT, extraFiles: { "v2.txt": "2" } } }))

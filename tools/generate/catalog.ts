@@ -1,7 +1,7 @@
 // The setting specs of the two processes of a pod, grouped as the configuration
 // reference shows them. The specs themselves live beside the code that uses them.
 import { commonSettings, type SettingSpecs } from "@rpi-swarming/core";
-import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
+import { deviceSettings, healthSettings, powerSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
 import { stateServerSettings } from "@rpi-swarming/state-server/settings";
 import { supervisorSettings } from "@rpi-swarming/supervisor/settings";
 
@@ -18,6 +18,7 @@ export interface SettingGroup {
 const sharedKeys = new Set([
   ...Object.keys(deviceSettings),
   ...Object.keys(healthSettings),
+  ...Object.keys(powerSettings),
   ...Object.keys(staticAttributeSettings),
 ]);
 /** The state server's own settings, without the device ones it shares with `probe`. */
@@ -48,6 +49,13 @@ export const settingGroups: readonly SettingGroup[] = [
       "A device type may override the thresholds below through `thresholdsByDeviceType` (its keys are those of `thresholdOverridesSchema` in the same file).",
     specs: healthSettings,
     source: "packages/devices/src/settings.ts (healthSettings)",
+  },
+  {
+    heading: "### Power cycling",
+    intro:
+      "The last rung of the recovery ladder before quarantine, and `rpi-swarming power-cycle` (see [power-cycling.md](power-cycling.md)). `probe` ignores these.",
+    specs: powerSettings,
+    source: "packages/devices/src/power/settings.ts (powerSettings)",
   },
   {
     heading: "### What the bot reports and where the server listens",

@@ -489,7 +489,7 @@ const detail = [
   ),
   ts(
     "Recovery actions",
-    "Recovery ladder steps taken (reconnect, restart_server, reboot) by result.",
+    "Recovery ladder steps taken (reconnect, restart_server, reboot, power_cycle) by result.",
     "ops",
     { h: 8, w: 8, x: 16, y: 19 },
     [
@@ -595,12 +595,25 @@ const detail = [
     [target(`rate(process_cpu_seconds_total{${D}}[$__rate_interval])`, "{{instance}}")],
     { min: 0 },
   ),
+  ts(
+    "Power cycles",
+    "Power cycles of the device per hour by result: ok and failed were done (recovery ladder or rpi-swarming power-cycle); capped, cooling_down and task_running were held back. The alert RpiSwarmingDevicePowerCycledOften counts ok and failed.",
+    "suffix:/h",
+    { h: 8, w: 24, x: 0, y: 51 },
+    [
+      target(
+        `sum by (result) (rate(rpi_swarming_device_power_cycles_total{${D}}[$__rate_interval])) * 3600`,
+        "{{result}}",
+      ),
+    ],
+    { min: 0 },
+  ),
   panel(
     "table",
     "Versions and device",
     "Bot code version in place (supervisor), version the hook script reports, and what the device is.",
     "none",
-    { h: 6, w: 24, x: 0, y: 51 },
+    { h: 6, w: 24, x: 0, y: 59 },
     [
       target(`max by (version) (rpi_swarming_bot_code_info{${D}})`, "", {
         instant: true,

@@ -290,6 +290,10 @@ const schema: S = {
         deviceQuarantined: alert(),
         batteryLow: alert(),
         deviceTooHot: alert(),
+        devicePowerCycledOften: alert({
+          window: window("range over which power cycles are counted"),
+          maxPowerCycles: num("power cycles within the window above which it fires", { minimum: 0 }),
+        }),
         maintenanceTooLong: alert(),
         probesStalled: alert({
           staleSeconds: num("age of the last probe that counts as stalled", { exclusiveMinimum: 0 }),
@@ -305,6 +309,8 @@ const schema: S = {
           window: window("range over which the error ratio is computed"),
           maxErrorRatio: num("error ratio 0-1 within the window above which it fires", { minimum: 0, maximum: 1 }),
         }),
+        tasksCut: alert({ window: window("range in which a cut task keeps the alert firing") }),
+        botCodeBehind: alert(),
         targetDown: alert(),
       }),
     }),

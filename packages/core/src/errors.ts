@@ -25,6 +25,21 @@ export class NotFoundError extends RpiSwarmingError {}
 /** The operation conflicts with the current state (e.g. a task is running). */
 export class ConflictError extends RpiSwarmingError {}
 
+/** A limit refuses the operation for now (e.g. the power-cycle cap); the HTTP reply says when to retry. */
+export class TooManyRequestsError extends RpiSwarmingError {
+  /** Sent as the Retry-After header. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.headers = { "Retry-After": String(Math.max(0, Math.ceil(retryAfterSeconds))) };
+  }
+}
+
 /** A service this process depends on is not ready yet. */
 export class NotReadyError extends RpiSwarmingError {}
 

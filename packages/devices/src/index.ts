@@ -5,6 +5,7 @@ export * from "./exec/index.js";
 export * from "./ios/index.js";
 export { NoneDriver } from "./none/index.js";
 export * from "./policy/index.js";
+export * from "./power/index.js";
 export * from "./settings.js";
 export * from "./simulated/index.js";
 export type * from "./types.js";

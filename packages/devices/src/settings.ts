@@ -174,3 +174,4 @@ export const healthSettings = {
     'per device_type overrides of the five health thresholds, JSON or YAML, e.g. {"flame": {"batteryMinRatio": 0.15, "temperatureSensors": ["battery"]}}',
   ),
 };
+export { powerHttpSchema, powerSettings } from "./power/settings.js";

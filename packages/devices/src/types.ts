@@ -64,7 +64,16 @@ export interface ProbeResult {
   readonly simulated?: boolean;
 }
 
-export type RecoveryAction = "reconnect" | "restart_server" | "reboot";
+/** A ladder step; power_cycle is done by the power controller (packages/devices/src/power), not the driver. */
+export type RecoveryAction = "reconnect" | "restart_server" | "reboot" | "power_cycle";
+
+/** Where a device sits on USB, for the power controller; what the driver knows of it. */
+export interface PowerTarget {
+  /** Serial (Android) or UDID (iOS). */
+  readonly serial?: string;
+  /** The USB path adb prints (`usb:1-1.2` gives `1-1.2`): hub location 1-1, port 2. */
+  readonly usbPath?: string;
+}
 
 export interface DeviceDriver {
   readonly kind: DeviceKind;
@@ -72,6 +81,8 @@ export interface DeviceDriver {
   probe(): Promise<ProbeResult>;
   /** One recovery step. Throws a domain error when it cannot be done. */
   recover(action: RecoveryAction): Promise<void>;
+  /** The device last seen, for a power cycle; undefined before one was seen. */
+  powerTarget?(): PowerTarget | undefined;
   /** Frees anything the driver holds (timers, control servers). */
   close(): Promise<void>;
 }

@@ -54,6 +54,10 @@ const objectBody = z.record(z.string(), z.unknown());
 const idleBody = z.looseObject({ since_last_action_s: z.optional(z.number().check(z.nonnegative())) });
 const beforeTaskBody = z.looseObject({ task_id: z.optional(z.string().check(z.maxLength(256))) });
 const rebootBody = z.looseObject({ reason: z.optional(z.string().check(z.maxLength(1000))) });
+const powerCycleBody = z.strictObject({
+  reason: z.optional(z.string().check(z.maxLength(1000))),
+  force: z.optional(z.boolean()),
+});
 const afterTaskBody = z.looseObject({
   failure: z.optional(z.boolean()),
   internal_failure: z.optional(z.boolean()),
@@ -210,6 +214,18 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
     ctx.body = { ok: true };
   });
 
+  // Not a hook: an operator (rpi-swarming power-cycle) cuts the device's power. Answers once
+  // the power is back; the device is then in maintenance until it answers.
+  router.post("/power_cycle", async (ctx) => {
+    const b = await body(ctx, powerCycleBody);
+    const reply = await monitor.powerCycleDevice(b.reason, b.force ?? false);
+    ctx.body = {
+      ok: true,
+      off_seconds: reply.offSeconds,
+      settle_seconds: reply.settleSeconds,
+    };
+  });
+
   /** The `/status` snapshot for people and tools. */
   const statusBody = (): Record<string, unknown> => {
     const s = monitor.snapshot;
@@ -235,7 +251,13 @@ export function createHookApp(opts: HookAppOptions): { app: Koa; bot: BotInfo } 
             problem: probe.problem ?? null,
           }
         : null,
-      rebooting: s.reboot ? { cause: s.reboot.cause, since: new Date(s.reboot.startedAt).toISOString() } : null,
+      rebooting: s.reboot
+        ? {
+            cause: s.reboot.cause,
+            since: new Date(s.reboot.startedAt).toISOString(),
+            ...(s.reboot.via ? { via: s.reboot.via } : {}),
+          }
+        : null,
       recovery_tried: s.recoveryTried,
     };
   };

@@ -21,6 +21,7 @@ export class StateServerMetrics {
   readonly lastProbe: Gauge;
   readonly recoveryActions: Counter<"action" | "result">;
   readonly deviceReboots: Counter<"cause" | "result">;
+  readonly powerCycles: Counter<"result">;
   readonly hookRequests: Counter<"hook" | "code">;
   readonly hookDuration: Histogram<"hook">;
   readonly botVersion: Gauge<"version">;
@@ -95,6 +96,12 @@ export class StateServerMetrics {
       labelNames: ["cause", "result"],
       registers,
     });
+    this.powerCycles = new Counter({
+      name: `${p}device_power_cycles_total`,
+      help: "Power cycles of the device (ladder and operator) by result: ok, failed, or not done: capped, cooling_down, task_running",
+      labelNames: ["result"],
+      registers,
+    });
     this.hookRequests = new Counter({
       name: `${p}hook_requests_total`,
       help: "Hook API requests",
@@ -124,5 +131,6 @@ export class StateServerMetrics {
     for (const reason of QUARANTINE_REASONS) this.quarantined.set({ reason }, 0);
     this.taskRunning.set(0);
     this.deviceUp.set(0);
+    for (const result of ["ok", "failed"]) this.powerCycles.inc({ result }, 0);
   }
 }

@@ -1,4 +1,10 @@
-import { ConflictError, InvalidInputError, type Logger, NotSupportedError } from "@rpi-swarming/core";
+import {
+  ConflictError,
+  InvalidInputError,
+  type Logger,
+  NotSupportedError,
+  TooManyRequestsError,
+} from "@rpi-swarming/core";
 import {
   type DeviceDriver,
   type DeviceKind,
@@ -24,6 +30,7 @@ import {
   type Thresholds,
 } from "@rpi-swarming/devices";
 import type { StateServerMetrics } from "./metrics.js";
+import type { PowerCycler } from "./power-cycler.js";
 
 /** The ladder's order and rules live in the pure recovery policy (@rpi-swarming/devices policy/recovery.ts). */
 export { RECOVERY_LADDER } from "@rpi-swarming/devices";
@@ -42,7 +49,19 @@ export interface MonitorOptions {
   readonly rebootTimeoutSeconds: number;
   readonly thresholds: Thresholds;
   readonly thresholdsByDeviceType: Readonly<Record<string, Partial<Thresholds>>>;
+  /** The power controller's cycler; without one the ladder has no power_cycle rung. */
+  readonly power?: PowerCycler | undefined;
+  /** The serial setting: the device to power-cycle when the driver has seen none. */
+  readonly serial?: string | undefined;
   readonly now?: () => number;
+}
+
+/** What POST /power_cycle answers. */
+export interface PowerCycleReply {
+  readonly result: "ok";
+  readonly offSeconds: number;
+  /** The device is in maintenance (rebooting) until it answers or this many seconds pass. */
+  readonly settleSeconds: number;
 }
 
 /** What hooks answer from: replaced as a whole, never waited on. */
@@ -94,6 +113,7 @@ export class DeviceMonitor {
       recoveryTried: [],
     };
     this.publishHealth(this.snap.health);
+    if (!opts.power) this.unsupported.add("power_cycle");
   }
 
   get snapshot(): Snapshot {
@@ -179,7 +199,8 @@ export class DeviceMonitor {
         taskRunning: this.snap.taskRunning,
         ladder: this.ladder,
         capabilities: { unsupported: this.unsupported },
-        settings: { rebootTimeoutSeconds: this.opts.rebootTimeoutSeconds },
+        settings: this.recoverySettings(),
+        ...(this.opts.power ? { power: { limits: this.opts.power.limits, history: this.opts.power.history } } : {}),
         now: this.now(),
       });
       this.report(decision.event, result);
@@ -195,7 +216,7 @@ export class DeviceMonitor {
       if (this.stopped) return;
       if (after === "unsupported") continue;
       const outcome = after === "failed" ? "failed" : after !== "started" && after.device ? "cured" : "done";
-      this.ladder = ladderAfterStep(decision.ladder, step, outcome, this.opts, this.now(), this.ladder);
+      this.ladder = ladderAfterStep(decision.ladder, step, outcome, this.recoverySettings(), this.now(), this.ladder);
       if (after !== "failed" && after !== "started") result = after;
       break;
     }
@@ -204,25 +225,44 @@ export class DeviceMonitor {
     this.update({ probe: result, ready: true });
   }
 
+  private recoverySettings() {
+    return {
+      rebootTimeoutSeconds: this.opts.rebootTimeoutSeconds,
+      ...(this.opts.power ? { powerSettleSeconds: this.opts.power.settleSeconds } : {}),
+    };
+  }
+
   /** Logs and counts what the recovery policy saw. */
   private report(event: RecoveryEvent, probe: ProbeResult): void {
     const metrics = this.opts.metrics;
+    // A power cycle is counted by rpi_swarming_device_power_cycles_total, not as a device reboot.
+    const rebooted = this.ladder.reboot?.via !== "power_cycle";
     switch (event.kind) {
       case "back_after_reboot":
-        this.log.info({ cause: event.cause, seconds: event.seconds }, "device answered after reboot");
+        this.log.info(
+          { cause: event.cause, seconds: event.seconds, via: this.ladder.reboot?.via },
+          "device answered after reboot",
+        );
         // A late return was already counted as a timeout.
         if (event.inTime) {
-          metrics.deviceReboots.inc({ cause: event.cause, result: "success" });
+          if (rebooted) metrics.deviceReboots.inc({ cause: event.cause, result: "success" });
           if (event.step) metrics.recoveryActions.inc({ action: event.step, result: "success" });
         }
         return;
       case "reboot_timed_out":
         this.log.error(
-          { cause: event.cause, timeoutSeconds: event.timeoutSeconds },
+          { cause: event.cause, timeoutSeconds: event.timeoutSeconds, via: this.ladder.reboot?.via },
           "device did not come back after reboot",
         );
-        metrics.deviceReboots.inc({ cause: event.cause, result: "timeout" });
+        if (rebooted) metrics.deviceReboots.inc({ cause: event.cause, result: "timeout" });
         if (event.step) metrics.recoveryActions.inc({ action: event.step, result: "failure" });
+        return;
+      case "power_cycle_held":
+        this.log.warn(
+          { reason: event.refusal.reason, retryAfterSeconds: event.refusal.retryAfterSeconds, problem: probe.problem },
+          "power cycle held back: the device stays quarantined",
+        );
+        this.opts.power?.countRefused(event.refusal.reason);
         return;
       case "answered":
         if (event.tried.length > 0) this.log.info({ recoveryTried: event.tried }, "device answers again");
@@ -246,7 +286,8 @@ export class DeviceMonitor {
   ): Promise<ProbeResult | "started" | "failed" | "unsupported"> {
     const metrics = this.opts.metrics;
     try {
-      await this.opts.driver.recover(step);
+      if (step === "power_cycle") await this.cyclePower("recovery");
+      else await this.opts.driver.recover(step);
     } catch (err) {
       if (err instanceof NotSupportedError) {
         // Not a failure: the ladder goes on without it. Logged once, since the step is not tried again.
@@ -343,6 +384,71 @@ export class DeviceMonitor {
     }
   }
 
+  /** The device as the driver last saw it, else the serial setting. */
+  private powerTarget() {
+    const seen = this.opts.driver.powerTarget?.();
+    if (seen) return seen;
+    return this.opts.serial ? { serial: this.opts.serial } : {};
+  }
+
+  private async cyclePower(cause: "recovery" | "requested"): Promise<void> {
+    const power = this.opts.power;
+    if (!power) throw new NotSupportedError("no power controller (powerController none)");
+    await power.cycle(this.powerTarget(), cause);
+  }
+
+  /**
+   * Power-cycles the device now (POST /power_cycle). Refused without a power
+   * controller, while a task runs, while a power cycle runs, and by the cap
+   * and cool-down unless forced. Resolves once the power is back on; the
+   * device is then in maintenance until it answers or settleSeconds pass.
+   */
+  async powerCycleDevice(reason: string | undefined, force: boolean): Promise<PowerCycleReply> {
+    const power = this.opts.power;
+    if (this.opts.kind === "none") throw new InvalidInputError("there is no device to power-cycle (device none)");
+    if (!power)
+      throw new NotSupportedError(
+        "no power controller is configured (powerController none); see docs/power-cycling.md",
+      );
+    if (this.snap.taskRunning) {
+      power.countRefused("task_running");
+      throw new ConflictError(
+        `a task is running (${this.snap.taskId ?? "no id"}); the device's power is not cut under it`,
+      );
+    }
+    if (power.running) throw new ConflictError("a power cycle is already under way");
+    const refusal = power.refusal();
+    if (refusal && !force) {
+      power.countRefused(refusal.reason);
+      throw new TooManyRequestsError(
+        `${refusal.message}; retry in ${refusal.retryAfterSeconds} s, or force it`,
+        refusal.retryAfterSeconds,
+      );
+    }
+    this.log.info({ reason, force, refusal: refusal?.reason }, "device power cycle requested");
+    const reboot = {
+      cause: "requested" as const,
+      via: "power_cycle" as const,
+      startedAt: this.now(),
+      timeoutSeconds: power.settleSeconds,
+    };
+    this.ladder = { ...this.ladder, reboot, rebootTimeoutReported: false };
+    this.update({});
+    try {
+      await this.cyclePower("requested");
+      // Watched from the moment the power is back.
+      this.ladder = { ...this.ladder, reboot: { ...reboot, startedAt: this.now() } };
+      this.update({});
+      return { result: "ok", offSeconds: power.offSeconds, settleSeconds: power.settleSeconds };
+    } catch (err) {
+      this.ladder = { ...this.ladder, reboot: undefined };
+      this.update({});
+      throw err;
+    } finally {
+      void this.probeNow();
+    }
+  }
+
   /** on_bot_shutdown: whatever task there was is over (no reboot: the bot is going away). */
   botShutdown(): void {
     if (this.snap.taskRunning) this.log.info({ taskId: this.snap.taskId }, "bot shut down during a task");
@@ -366,6 +472,7 @@ export class DeviceMonitor {
       operatorMessages: this.operator,
       reboot,
       recoveryTried,
+      powerCycleHeld: this.ladder.powerCycleHeld,
       now: this.now(),
     });
   }

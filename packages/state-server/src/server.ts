@@ -8,13 +8,14 @@ import {
   listen,
   TokenSource,
 } from "@rpi-swarming/core";
-import { createDriver, type DeviceDriver, rebootAfterTaskFor } from "@rpi-swarming/devices";
+import { createDriver, createPowerController, type DeviceDriver, rebootAfterTaskFor } from "@rpi-swarming/devices";
 import type { Registry } from "prom-client";
 import { createHookApp, type TokenProvider } from "./hooks-app.js";
 import { MaintenanceWatcher } from "./maintenance.js";
 import { StateServerMetrics } from "./metrics.js";
 import { createMetricsApp } from "./metrics-app.js";
 import { DeviceMonitor } from "./monitor.js";
+import { PowerCycler } from "./power-cycler.js";
 import type { stateServerSettings } from "./settings.js";
 import { TaskTracker } from "./task-marker.js";
 
@@ -28,6 +29,8 @@ export interface StateServerDeps {
   readonly tokens?: TokenProvider | null;
   /** Re-read interval of the maintenance directory. */
   readonly maintenancePollMs?: number;
+  /** Extra environment for uhubctl and power commands (tests point the fakes at their worlds). */
+  readonly powerEnv?: Readonly<Record<string, string>>;
   readonly now?: () => number;
 }
 
@@ -47,6 +50,23 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
   const log = deps.log.child({ component: "state-server" });
   const registry = createMetricsRegistry(config.botId);
   const metrics = new StateServerMetrics(registry);
+  // Before the driver: a power setting that is wrong is a ConfigError at start-up (exit 2).
+  const controller = createPowerController(config, {
+    log: deps.log,
+    commandTimeoutSeconds: config.commandTimeoutSeconds,
+    ...(deps.powerEnv ? { env: deps.powerEnv } : {}),
+  });
+  const power = controller
+    ? new PowerCycler({
+        controller,
+        offSeconds: config.powerOffSeconds,
+        settleSeconds: config.powerSettleSeconds,
+        limits: { perHour: config.powerCyclesPerHour, cooldownSeconds: config.powerCycleCooldownSeconds },
+        metrics,
+        log: deps.log.child({ component: "power" }),
+        now: deps.now ?? Date.now,
+      })
+    : undefined;
   const driver = deps.driver ?? (await createDriver(config, { log: deps.log }));
   let tokenSource: TokenSource | undefined;
   const started: Server[] = [];
@@ -58,6 +78,7 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
     maintenance?.stop();
     tokenSource?.stop();
     await Promise.all(started.map((s) => closeServer(s)));
+    power?.close();
     await driver.close();
   };
 
@@ -81,6 +102,8 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
       rebootTimeoutSeconds: config.rebootTimeoutSeconds,
       thresholds: config,
       thresholdsByDeviceType: config.thresholdsByDeviceType,
+      power,
+      serial: config.serial,
       ...(deps.now ? { now: deps.now } : {}),
     });
     monitor = m;
@@ -120,6 +143,7 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
         metricsUrl: metricsServer.url,
         device: config.device,
         simulated: config.device === "simulated",
+        powerController: config.powerController,
         auth: tokens !== null,
       },
       "state server listening",

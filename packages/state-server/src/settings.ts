@@ -1,5 +1,5 @@
 import { setting } from "@rpi-swarming/core";
-import { deviceSettings, healthSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
+import { deviceSettings, healthSettings, powerSettings, staticAttributeSettings } from "@rpi-swarming/devices/settings";
 import * as z from "zod/mini";
 
 const port = z.int().check(z.gte(0), z.lte(65_535));
@@ -28,6 +28,7 @@ export const botSettingsSchema = z._default(
 export const stateServerSettings = {
   ...deviceSettings,
   ...healthSettings,
+  ...powerSettings,
   ...staticAttributeSettings,
   hookHost: setting("string", z._default(host, "127.0.0.1"), "address of the hook API (keep it on loopback)"),
   hookPort: setting("number", z._default(port, 11000), "port of the hook API (0 = a free port)"),

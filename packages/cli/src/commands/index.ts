@@ -1,4 +1,5 @@
 import { demoCommand } from "./demo.js";
+import { powerCycleCommand } from "./power-cycle.js";
 import { probeCommand } from "./probe.js";
 import { stateServerCommand } from "./state-server.js";
 import { supervisorCommand } from "./supervisor.js";
@@ -12,6 +13,7 @@ import { swarmingDoubleCommand } from "./swarming-double.js";
 export const allCommands = [
   stateServerCommand,
   probeCommand,
+  powerCycleCommand,
   supervisorCommand,
   demoCommand,
   swarmingDoubleCommand,

@@ -8,6 +8,7 @@ import {
   NotSupportedError,
   PayloadTooLargeError,
   TimeoutError,
+  TooManyRequestsError,
   UpstreamError,
 } from "../errors.js";
 
@@ -25,6 +26,7 @@ export function statusForError(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof PayloadTooLargeError) return 413;
+  if (err instanceof TooManyRequestsError) return 429;
   if (err instanceof UpstreamError) return 502;
   if (err instanceof NotReadyError) return 503;
   if (err instanceof NotSupportedError) return 501;

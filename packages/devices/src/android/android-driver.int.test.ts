@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { connect } from "node:net";
 import { PassThrough } from "node:stream";
 import { createLogger, UpstreamError } from "@rpi-swarming/core";
-import { freePort } from "@rpi-swarming/core/test-support";
+import { freePort, waitFor } from "@rpi-swarming/core/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandRunner } from "../exec/command-runner.js";
 import { problemFromAdbError } from "./adb-problems.js";
@@ -39,7 +39,9 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!env) return;
   execFileSync("adb", ["kill-server"], { env: { ...process.env, ...env }, stdio: "ignore" });
-  expect(await portOpen(Number(env.ANDROID_ADB_SERVER_PORT))).toBe(false);
+  // kill-server returns before the server has closed its socket.
+  const port = Number(env.ANDROID_ADB_SERVER_PORT);
+  await waitFor(`the private adb server on port ${port} gone`, async () => !(await portOpen(port)), 10_000);
 });
 
 describe("AndroidDriver with the real adb and no device", () => {

@@ -1,8 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Logger, NotFoundError, TimeoutError, ToolMissingError, UpstreamError } from "@rpi-swarming/core";
+import {
+  type Logger,
+  NotFoundError,
+  NotSupportedError,
+  TimeoutError,
+  ToolMissingError,
+  UpstreamError,
+} from "@rpi-swarming/core";
 import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
 import { ProbeCycle, type ProbeOutcome } from "../exec/probe-cycle.js";
-import type { DeviceDriver, DeviceProblem, ProbeResult, RecoveryAction } from "../types.js";
+import type { DeviceDriver, DeviceProblem, PowerTarget, ProbeResult, RecoveryAction } from "../types.js";
 import { type AdbDeviceEntry, parseAdbDevices } from "./adb-devices.js";
 import {
   noDeviceProblem,
@@ -192,7 +199,17 @@ export class AndroidDriver implements DeviceDriver {
         this.#throwIfFailed(args, out, "reboot");
         return;
       }
+      case "power_cycle":
+        throw new NotSupportedError("a power cycle is done by the power controller (powerController), not adb");
     }
+  }
+
+  /** The device last picked by a probe: its serial and the USB path adb printed (`usb:1-1.2`). */
+  powerTarget(): PowerTarget | undefined {
+    const serial = this.#options.serial ?? this.#last?.serial;
+    const usbPath = this.#last?.info.usb;
+    if (!serial && !usbPath) return undefined;
+    return { ...(serial ? { serial } : {}), ...(usbPath ? { usbPath } : {}) };
   }
 
   /** adb sometimes reports failure on stdout with exit 0 (`adb -s X reconnect`: "device 'X' not found"). */

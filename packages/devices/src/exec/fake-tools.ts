@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,6 +8,7 @@ export const DEVICE_FIXTURES_DIR = fileURLToPath(new URL("../../src/__fixtures__
 /** Scripted stand-ins for adb, idevice_id, ideviceinfo, idevicediagnostics (see their header comments). */
 export const FAKE_TOOLS_BIN_DIR = join(DEVICE_FIXTURES_DIR, "bin");
 export const FAKE_ADB_PATH = join(FAKE_TOOLS_BIN_DIR, "adb");
+export const FAKE_UHUBCTL_PATH = join(FAKE_TOOLS_BIN_DIR, "uhubctl");
 
 /** Devices with fixture dumps under __fixtures__/android. */
 export type AndroidFixtureModel =
@@ -121,5 +122,44 @@ export class FakeIdeviceScenario extends FakeScenario {
     for (const [udid, model] of entries)
       if (model) this.link(udid, model.startsWith("/") ? model : join(DEVICE_FIXTURES_DIR, "ios", model));
     return this.set("devices", entries.map(([udid]) => udid).join("\n"));
+  }
+}
+
+/**
+ * The world of the fake `uhubctl`: hubs, what is attached to their ports and
+ * which ports have no power. Give its `env` to the fake adb too: a phone on a
+ * port without power is then missing from `adb devices`.
+ */
+export class FakeUhubctlScenario extends FakeScenario {
+  constructor() {
+    super("fake-uhubctl-");
+  }
+
+  get env(): Record<string, string> {
+    return { FAKE_UHUBCTL_DIR: this.dir };
+  }
+
+  /** Adds a hub: `ppps` switches each port, `ganged` all together (e.g. a Raspberry Pi's own ports). */
+  hub(location: string, switching: "ppps" | "ganged" | "nops", ports: number, description: string): this {
+    const lines = this.#hubLines().filter((l) => !l.startsWith(`${location} `));
+    return this.set("hubs", [...lines, `${location} ${switching} ${ports} ${description}`].join("\n"));
+  }
+
+  /** Puts a device (`vid:pid vendor product serial`) on a hub port. */
+  attach(location: string, port: number, description: string): this {
+    return this.set(`port-${location}.${port}`, description);
+  }
+
+  /** Whether the port has power now. */
+  powered(location: string, port: number): boolean {
+    return !existsSync(join(this.dir, `off-${location}.${port}`));
+  }
+
+  #hubLines(): string[] {
+    try {
+      return readFileSync(join(this.dir, "hubs"), "utf8").split("\n").filter(Boolean);
+    } catch {
+      return [];
+    }
   }
 }

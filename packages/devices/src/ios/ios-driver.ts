@@ -9,7 +9,7 @@ import {
 } from "@rpi-swarming/core";
 import { type CommandOutput, CommandRunner } from "../exec/command-runner.js";
 import { ProbeCycle, type ProbeOutcome } from "../exec/probe-cycle.js";
-import type { DeviceDriver, DeviceProblem, DeviceReading, ProbeResult, RecoveryAction } from "../types.js";
+import type { DeviceDriver, DeviceProblem, DeviceReading, PowerTarget, ProbeResult, RecoveryAction } from "../types.js";
 import { iosDimensions, parseIdeviceIdList, parseIdeviceinfo, parseIosBattery } from "./idevice-output.js";
 import {
   noIosDeviceProblem,
@@ -185,6 +185,12 @@ export class IosDriver implements DeviceDriver {
     throw new UpstreamError(
       `recovery step reboot failed: \`idevicediagnostics -u ${udid} restart\` exited ${out.exitCode}${said ? `: ${said}` : ""}`,
     );
+  }
+
+  /** libimobiledevice prints no USB path: the power controller finds the port by the UDID. */
+  powerTarget(): PowerTarget | undefined {
+    const serial = this.#options.serial ?? this.#lastUdid;
+    return serial ? { serial } : undefined;
   }
 
   async close(): Promise<void> {

@@ -215,6 +215,31 @@ describe("evaluateHealth", () => {
     expect(late.quarantined[0]?.message).toContain("has not answered for 301 s");
   });
 
+  it("says power-cycled, not rebooting, for a device whose power was cut", () => {
+    const missing: ProbeResult = {
+      kind: "android",
+      finishedAt: NOW,
+      durationSeconds: 0,
+      spawns: 1,
+      problem: { code: "device_missing", message: "gone", serial: "8A2Y0B3C" },
+    };
+    const reboot = {
+      cause: "requested" as const,
+      via: "power_cycle" as const,
+      startedAt: NOW - 10_000,
+      timeoutSeconds: 180,
+    };
+    expect(evaluateHealth(input({ probe: missing, reboot })).maintenance[0]).toEqual({
+      reason: "rebooting",
+      message: "Power-cycled android device 8A2Y0B3C on request; waiting up to 180 s for it to answer",
+    });
+    const late = evaluateHealth(input({ probe: missing, reboot, now: NOW + 171_000 }));
+    expect(late.quarantined[0]?.reason).toBe("reboot_timeout");
+    expect(late.quarantined[0]?.message).toMatch(
+      /has not answered for 181 s after a power cycle on request \(limit 180 s\)/,
+    );
+  });
+
   it("ignores the missing device of a host without one", () => {
     const none: ProbeResult = { kind: "none", finishedAt: NOW, durationSeconds: 0, spawns: 0 };
     expect(evaluateHealth(input({ kind: "none", probe: none })).status).toBe("ok");

@@ -56,6 +56,8 @@ export interface OperatorMessage {
 export interface RebootStatus {
   /** after_task: rebootAfterTask; recovery: the recovery ladder; requested: POST /reboot_device. */
   readonly cause: "after_task" | "recovery" | "requested";
+  /** Set when the power was cut rather than the device told to reboot. */
+  readonly via?: "power_cycle";
   /** ms since the epoch. */
   readonly startedAt: number;
   readonly timeoutSeconds: number;
@@ -73,6 +75,8 @@ export interface HealthInput {
   readonly reboot: RebootStatus | undefined;
   /** Recovery steps already tried without success, in order. */
   readonly recoveryTried: readonly RecoveryAction[];
+  /** The ladder's power cycle was held back by its cap or cool-down. */
+  readonly powerCycleHeld?: "capped" | "cooling_down" | undefined;
   /** ms since the epoch. */
   readonly now: number;
 }
@@ -159,6 +163,13 @@ function temperatureEntry(input: HealthInput): HealthEntry<MaintenanceReason> | 
   return undefined;
 }
 
+/** Says why the ladder did not power-cycle the device, when its limits held it back. */
+function heldNote(input: HealthInput): string {
+  if (!input.powerCycleHeld) return "";
+  const why = input.powerCycleHeld === "capped" ? "powerCyclesPerHour reached" : "within powerCycleCooldownSeconds";
+  return `; no power cycle: ${why}`;
+}
+
 function deviceName(input: HealthInput): string {
   const serial = input.probe?.device?.serial ?? input.probe?.problem?.serial;
   return serial ? `${input.kind} device ${serial}` : `the ${input.kind} device`;
@@ -178,14 +189,15 @@ export function evaluateHealth(input: HealthInput): Health {
     const waited = (input.now - reboot.startedAt) / 1000;
     const why = { after_task: "after a task", recovery: "to recover it", requested: "on request" }[reboot.cause];
     if (waited <= reboot.timeoutSeconds) {
+      const doing = reboot.via === "power_cycle" ? "Power-cycled" : "Rebooting";
       maintenance.push({
         reason: "rebooting",
-        message: `Rebooting ${deviceName(input)} ${why}; waiting up to ${reboot.timeoutSeconds} s for it to answer`,
+        message: `${doing} ${deviceName(input)} ${why}; waiting up to ${reboot.timeoutSeconds} s for it to answer`,
       });
     } else {
       quarantined.push({
         reason: "reboot_timeout",
-        message: `${deviceName(input)} has not answered for ${Math.round(waited)} s after a reboot ${why} (limit ${reboot.timeoutSeconds} s); check its USB cable and power, or unplug and replug it`,
+        message: `${deviceName(input)} has not answered for ${Math.round(waited)} s after a ${reboot.via === "power_cycle" ? "power cycle" : "reboot"} ${why} (limit ${reboot.timeoutSeconds} s)${heldNote(input)}; check its USB cable and power, or unplug and replug it`,
       });
     }
   } else if (probe === undefined) {
@@ -193,7 +205,7 @@ export function evaluateHealth(input: HealthInput): Health {
   } else if (probe.problem && !probe.device) {
     const tried =
       input.recoveryTried.length > 0 ? ` (recovery tried without success: ${input.recoveryTried.join(", ")})` : "";
-    quarantined.push({ reason: probe.problem.code, message: `${probe.problem.message}${tried}` });
+    quarantined.push({ reason: probe.problem.code, message: `${probe.problem.message}${tried}${heldNote(input)}` });
   } else if (probe.device) {
     const battery = batteryEntry(input);
     if (battery) maintenance.push(battery);

@@ -6,6 +6,7 @@ import {
   IDLE_LADDER,
   type LadderState,
   ladderAfterStep,
+  powerCycleRefusal,
   RECOVERY_LADDER,
   RECOVERY_RUNGS,
   type RecoveryDecision,
@@ -43,7 +44,8 @@ const ladder = (tried: RecoveryAction[], reboot?: RebootStatus, rebootTimeoutRep
   reboot,
   rebootTimeoutReported,
 });
-const ALL: RecoveryAction[] = ["reconnect", "restart_server", "reboot"];
+const UP_TO_REBOOT: RecoveryAction[] = ["reconnect", "restart_server", "reboot"];
+const ALL: RecoveryAction[] = [...UP_TO_REBOOT, "power_cycle"];
 
 interface Row {
   readonly name: string;
@@ -96,13 +98,33 @@ const rows: Row[] = [
     name: "reboot comes after restart_server",
     probe: failing("device_missing"),
     ladder: ladder(["reconnect", "restart_server"]),
-    expected: { step: "reboot", ladder: ladder(ALL), event: { kind: "step", step: "reboot" } },
+    expected: { step: "reboot", ladder: ladder(UP_TO_REBOOT), event: { kind: "step", step: "reboot" } },
   },
   {
     name: "after the last rung the device stays quarantined",
     probe: failing("device_missing"),
     ladder: ladder(ALL),
     expected: { step: undefined, ladder: ladder(ALL), event: { kind: "exhausted" } },
+  },
+  {
+    name: "power_cycle comes after reboot",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT),
+    expected: { step: "power_cycle", ladder: ladder(ALL), event: { kind: "step", step: "power_cycle" } },
+  },
+  {
+    name: "without a power controller (power_cycle unsupported) the ladder ends after reboot",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT),
+    unsupported: ["power_cycle"],
+    expected: { step: undefined, ladder: ladder(UP_TO_REBOOT), event: { kind: "exhausted" } },
+  },
+  {
+    name: "never a power cycle during a task",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT),
+    taskRunning: true,
+    expected: { step: undefined, ladder: ladder(UP_TO_REBOOT), event: { kind: "deferred", step: "power_cycle" } },
   },
   {
     name: "steps the driver does not support are skipped",
@@ -133,17 +155,17 @@ const rows: Row[] = [
   {
     name: "while a reboot runs the device is only watched",
     probe: failing("device_missing"),
-    ladder: ladder(ALL, rebooting("recovery", 30)),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 30)),
     expected: {
       step: undefined,
-      ladder: ladder(ALL, rebooting("recovery", 30)),
+      ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 30)),
       event: { kind: "waiting_for_reboot" },
     },
   },
   {
     name: "back in time after the ladder's reboot: the reboot step succeeded and the ladder is left",
     probe: answering,
-    ladder: ladder(ALL, rebooting("recovery", 40)),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 40)),
     expected: {
       step: undefined,
       ladder: IDLE_LADDER,
@@ -163,20 +185,64 @@ const rows: Row[] = [
   {
     name: "a reboot past its timeout is reported once",
     probe: failing("device_missing"),
-    ladder: ladder(ALL, rebooting("recovery", 121)),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 121)),
     expected: {
       step: undefined,
-      ladder: ladder(ALL, rebooting("recovery", 121), true),
+      ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 121), true),
       event: { kind: "reboot_timed_out", cause: "recovery", timeoutSeconds: 120, step: "reboot" },
     },
   },
   {
-    name: "a reboot past its timeout already reported: only watched",
+    name: "a reboot past its timeout already reported, without a power controller: only watched",
     probe: failing("device_missing"),
     ladder: ladder([], rebooting("requested", 500), true),
+    unsupported: ["power_cycle"],
     expected: {
       step: undefined,
       ladder: ladder([], rebooting("requested", 500), true),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
+    name: "the ladder's reboot past its timeout (reported): the power cycle comes next",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+    expected: { step: "power_cycle", ladder: ladder(ALL), event: { kind: "step", step: "power_cycle" } },
+  },
+  {
+    name: "any reboot past its timeout (a phone stuck after the reboot after a task) gets a power cycle",
+    probe: failing("device_missing"),
+    ladder: ladder([], rebooting("after_task", 500), true),
+    expected: { step: "power_cycle", ladder: ladder(["power_cycle"]), event: { kind: "step", step: "power_cycle" } },
+  },
+  {
+    name: "not while a task runs: the power cycle after a reboot timeout is deferred",
+    probe: failing("device_missing"),
+    ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+    taskRunning: true,
+    expected: {
+      step: undefined,
+      ladder: ladder(UP_TO_REBOOT, rebooting("recovery", 130), true),
+      event: { kind: "deferred", step: "power_cycle" },
+    },
+  },
+  {
+    name: "a power cycle asked for that timed out: only watched, not cycled again",
+    probe: failing("device_missing"),
+    ladder: ladder([], { ...rebooting("requested", 500), via: "power_cycle" }, true),
+    expected: {
+      step: undefined,
+      ladder: ladder([], { ...rebooting("requested", 500), via: "power_cycle" }, true),
+      event: { kind: "waiting_for_reboot" },
+    },
+  },
+  {
+    name: "a power cycle past its own timeout: only watched (one power cycle per climb)",
+    probe: failing("device_missing"),
+    ladder: ladder(ALL, { ...rebooting("recovery", 500), via: "power_cycle" }, true),
+    expected: {
+      step: undefined,
+      ladder: ladder(ALL, { ...rebooting("recovery", 500), via: "power_cycle" }, true),
       event: { kind: "waiting_for_reboot" },
     },
   },
@@ -267,5 +333,100 @@ describe("rebootAfterTask", () => {
     [true, true, ladder([], rebooting("requested", 5)), false],
   ])("rebootAfterTask %s, device %s, ladder %o: %s", (setting, hasDevice, l, expected) => {
     expect(rebootAfterTask({ rebootAfterTask: setting }, hasDevice, l)).toBe(expected);
+  });
+});
+
+describe("power cycle limits", () => {
+  const limits = { perHour: 3, cooldownSeconds: 600 };
+  const minutesAgo = (...m: number[]) => m.map((x) => NOW - x * 60_000);
+  const decide = (history: readonly number[], l: LadderState = ladder(UP_TO_REBOOT)) =>
+    decideRecovery({
+      probe: failing("device_missing"),
+      rebootAtProbeStart: l.reboot,
+      taskRunning: false,
+      ladder: l,
+      capabilities: { unsupported: new Set() },
+      settings,
+      power: { limits, history },
+      now: NOW,
+    });
+
+  it("allows a power cycle with no recent ones, and one after the cool-down", () => {
+    expect(powerCycleRefusal(limits, [], NOW)).toBeUndefined();
+    expect(powerCycleRefusal(limits, minutesAgo(10, 70, 80, 90), NOW)).toBeUndefined();
+    expect(decide(minutesAgo(11)).step).toBe("power_cycle");
+  });
+
+  it("holds a power cycle during the cool-down and says when it may run", () => {
+    expect(powerCycleRefusal(limits, minutesAgo(4), NOW)).toMatchObject({
+      reason: "cooling_down",
+      retryAfterSeconds: 360,
+    });
+  });
+
+  it("caps power cycles per hour; the oldest leaving the hour frees one", () => {
+    const refusal = powerCycleRefusal(limits, minutesAgo(50, 30, 15), NOW);
+    expect(refusal).toMatchObject({ reason: "capped", retryAfterSeconds: 600 });
+    expect(refusal?.message).toMatch(/power-cycled 3 times in the last hour \(powerCyclesPerHour 3\)/);
+  });
+
+  it("a cap of 0 never lets the ladder power-cycle", () => {
+    expect(powerCycleRefusal({ perHour: 0, cooldownSeconds: 0 }, [], NOW)).toMatchObject({ reason: "capped" });
+  });
+
+  it("a held power cycle ends the ladder once (reported once), then the device stays quarantined", () => {
+    const held = decide(minutesAgo(50, 30, 15));
+    expect(held.step).toBeUndefined();
+    expect(held.event).toMatchObject({ kind: "power_cycle_held", refusal: { reason: "capped" } });
+    expect(held.ladder).toEqual({ ...ladder(UP_TO_REBOOT), powerCycleHeld: "capped" });
+    // Even once the cap would allow it, a held ladder stays exhausted until the device answers.
+    const next = decide([], held.ladder);
+    expect(next).toEqual({ step: undefined, ladder: held.ladder, event: { kind: "exhausted" } });
+  });
+
+  it("a device that answers leaves the held ladder and may climb again", () => {
+    const held = { ...ladder(UP_TO_REBOOT), powerCycleHeld: "cooling_down" as const };
+    const d = decideRecovery({
+      probe: answering,
+      rebootAtProbeStart: undefined,
+      taskRunning: false,
+      ladder: held,
+      capabilities: { unsupported: new Set() },
+      settings,
+      now: NOW,
+    });
+    expect(d.ladder).toEqual(IDLE_LADDER);
+    expect("powerCycleHeld" in d.ladder).toBe(false);
+  });
+
+  it("a power cycle held back after a reboot timeout leaves the reboot watched, marked held", () => {
+    const timedOut = ladder(UP_TO_REBOOT, rebooting("recovery", 130), true);
+    const held = decide(minutesAgo(5), timedOut);
+    expect(held.step).toBeUndefined();
+    expect(held.event).toMatchObject({ kind: "power_cycle_held", refusal: { reason: "cooling_down" } });
+    expect(held.ladder).toEqual({ ...timedOut, powerCycleHeld: "cooling_down" });
+    expect(decide([], held.ladder).event).toEqual({ kind: "waiting_for_reboot" });
+  });
+
+  it("a power cycle waits for the device with powerSettleSeconds and is marked as a power cycle", () => {
+    const after = ladderAfterStep(ladder(ALL), "power_cycle", "done", { ...settings, powerSettleSeconds: 90 }, NOW);
+    expect(after.reboot).toEqual({ cause: "recovery", via: "power_cycle", startedAt: NOW, timeoutSeconds: 90 });
+    const reboot = { ...(after.reboot as RebootStatus), startedAt: NOW - 30_000 };
+    const back = decideRecovery({
+      probe: answering,
+      rebootAtProbeStart: reboot,
+      taskRunning: false,
+      ladder: { ...after, reboot },
+      capabilities: { unsupported: new Set() },
+      settings,
+      now: NOW,
+    });
+    expect(back.event).toEqual({
+      kind: "back_after_reboot",
+      cause: "recovery",
+      seconds: 30,
+      inTime: true,
+      step: "power_cycle",
+    });
   });
 });

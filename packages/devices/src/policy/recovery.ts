@@ -14,13 +14,14 @@ export interface RecoveryRung {
 
 /**
  * The recovery ladder, tried bottom up, one step per failing probe cycle;
- * after the last rung the device stays quarantined. A new rung (e.g. a power
- * cycle before quarantine) is added here and in RecoveryAction.
+ * after the last rung the device stays quarantined. A new rung is added here
+ * and in RecoveryAction. power_cycle is unsupported without a power controller.
  */
 export const RECOVERY_RUNGS: readonly RecoveryRung[] = [
   { step: "reconnect", afterwards: "probe" },
   { step: "restart_server", afterwards: "probe" },
   { step: "reboot", afterwards: "await_return" },
+  { step: "power_cycle", afterwards: "await_return" },
 ];
 
 /** The steps of RECOVERY_RUNGS in order. */
@@ -37,6 +38,8 @@ export interface LadderState {
   readonly reboot: RebootStatus | undefined;
   /** The current reboot's timeout has been reported (it is reported once). */
   readonly rebootTimeoutReported: boolean;
+  /** Set when the power cycle was held back (cap or cool-down): the ladder ends there until the device answers. */
+  readonly powerCycleHeld?: PowerCycleRefusal["reason"];
 }
 
 export const IDLE_LADDER: LadderState = { tried: [], reboot: undefined, rebootTimeoutReported: false };
@@ -48,6 +51,57 @@ export interface DriverCapabilities {
 
 export interface RecoverySettings {
   readonly rebootTimeoutSeconds: number;
+  /** How long a device may take to answer after its power returns; default rebootTimeoutSeconds. */
+  readonly powerSettleSeconds?: number;
+}
+
+/** Limits on power cycles of one device: a phone that keeps failing is quarantined, not cycled forever. */
+export interface PowerCycleLimits {
+  /** At most this many power cycles in any hour (0: none by the ladder). */
+  readonly perHour: number;
+  /** At least this long between two power cycles. */
+  readonly cooldownSeconds: number;
+}
+
+/** Why a power cycle may not happen now, and when it may. */
+export interface PowerCycleRefusal {
+  readonly reason: "capped" | "cooling_down";
+  readonly retryAfterSeconds: number;
+  readonly message: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Whether the limits allow a power cycle now, given when the earlier ones
+ * started (ms since the epoch, any order); undefined when they do.
+ */
+export function powerCycleRefusal(
+  limits: PowerCycleLimits,
+  history: readonly number[],
+  now: number,
+): PowerCycleRefusal | undefined {
+  const recent = history.filter((t) => now - t < HOUR_MS).sort((a, b) => a - b);
+  const last = recent.at(-1);
+  if (recent.length >= limits.perHour) {
+    // The oldest of the hour must leave the window before the next one; with a cap of 0 never.
+    const oldest = recent[recent.length - limits.perHour];
+    const retryAfterSeconds = oldest === undefined ? 3600 : Math.ceil((oldest + HOUR_MS - now) / 1000);
+    return {
+      reason: "capped",
+      retryAfterSeconds,
+      message: `the device was power-cycled ${recent.length} times in the last hour (powerCyclesPerHour ${limits.perHour})`,
+    };
+  }
+  if (last !== undefined && now - last < limits.cooldownSeconds * 1000) {
+    const retryAfterSeconds = Math.ceil((last + limits.cooldownSeconds * 1000 - now) / 1000);
+    return {
+      reason: "cooling_down",
+      retryAfterSeconds,
+      message: `the last power cycle was ${Math.round((now - last) / 1000)} s ago (powerCycleCooldownSeconds ${limits.cooldownSeconds})`,
+    };
+  }
+  return undefined;
 }
 
 export interface RecoveryInput {
@@ -59,6 +113,8 @@ export interface RecoveryInput {
   readonly ladder: LadderState;
   readonly capabilities: DriverCapabilities;
   readonly settings: RecoverySettings;
+  /** Limits and past power cycles (ms since the epoch); without them power_cycle is never held. */
+  readonly power?: { readonly limits: PowerCycleLimits; readonly history: readonly number[] };
   /** ms since the epoch. */
   readonly now: number;
 }
@@ -86,6 +142,7 @@ export type RecoveryEvent =
   | { readonly kind: "needs_a_person" }
   | { readonly kind: "deferred"; readonly step: RecoveryAction }
   | { readonly kind: "exhausted" }
+  | { readonly kind: "power_cycle_held"; readonly refusal: PowerCycleRefusal }
   | { readonly kind: "step"; readonly step: RecoveryAction };
 
 export interface RecoveryDecision {
@@ -141,20 +198,61 @@ export function decideRecovery(input: RecoveryInput): RecoveryDecision {
         IDLE_LADDER,
       );
     }
-    if (now - reboot.startedAt > reboot.timeoutSeconds * 1000 && !ladder.rebootTimeoutReported)
+    const timedOut = now - reboot.startedAt > reboot.timeoutSeconds * 1000;
+    if (timedOut && !ladder.rebootTimeoutReported)
       return none(
         { kind: "reboot_timed_out", cause: reboot.cause, timeoutSeconds: reboot.timeoutSeconds, step },
         { ...ladder, rebootTimeoutReported: true },
       );
+    // Gone past its reboot timeout (any cause): reconnect and adb cannot reach it, a power cycle may.
+    if (timedOut && reboot.via !== "power_cycle" && powerCycleOpen(input))
+      return powerCycleStep(input, { ...ladder, reboot: undefined, rebootTimeoutReported: false }, ladder);
     return none({ kind: "waiting_for_reboot" });
   }
-  if (answered) return none({ kind: "answered", tried: ladder.tried }, { ...ladder, tried: [] });
+  if (answered) {
+    const { powerCycleHeld: _held, ...rest } = ladder;
+    return none({ kind: "answered", tried: ladder.tried }, { ...rest, tried: [] });
+  }
   if (!probe.problem || !RECOVERABLE_PROBLEMS.has(probe.problem.code)) return none({ kind: "needs_a_person" });
 
-  const step = RECOVERY_LADDER.find((s) => !ladder.tried.includes(s) && !input.capabilities.unsupported.has(s));
+  const step = RECOVERY_LADDER.find(
+    (s) =>
+      !ladder.tried.includes(s) &&
+      !input.capabilities.unsupported.has(s) &&
+      !(s === "power_cycle" && ladder.powerCycleHeld),
+  );
   if (!step) return none({ kind: "exhausted" });
+  if (step === "power_cycle") return powerCycleStep(input, ladder, ladder);
   if (input.taskRunning) return none({ kind: "deferred", step });
   return { step, ladder: { ...ladder, tried: [...ladder.tried, step] }, event: { kind: "step", step } };
+}
+
+/** Whether the power_cycle rung is still open: a controller, not tried yet, not held back. */
+function powerCycleOpen(input: RecoveryInput): boolean {
+  const { ladder } = input;
+  return (
+    !input.capabilities.unsupported.has("power_cycle") &&
+    !ladder.tried.includes("power_cycle") &&
+    !ladder.powerCycleHeld
+  );
+}
+
+/**
+ * The power_cycle step from `from` (the ladder it starts from), unless a task
+ * runs or the limits hold it back; then nothing changes but `unchanged` is
+ * marked held, once: the ladder ends there (quarantine) until the device answers.
+ */
+function powerCycleStep(input: RecoveryInput, from: LadderState, unchanged: LadderState): RecoveryDecision {
+  const step = "power_cycle";
+  if (input.taskRunning) return { step: undefined, ladder: unchanged, event: { kind: "deferred", step } };
+  const refusal = input.power && powerCycleRefusal(input.power.limits, input.power.history, input.now);
+  if (refusal)
+    return {
+      step: undefined,
+      ladder: { ...unchanged, powerCycleHeld: refusal.reason },
+      event: { kind: "power_cycle_held", refusal },
+    };
+  return { step, ladder: { ...from, tried: [...from.tried, step] }, event: { kind: "step", step } };
 }
 
 /** How a step the driver accepted went: it threw (failed), or was done and the device answers (cured) or not (done). */
@@ -179,7 +277,15 @@ export function ladderAfterStep(
   else if (outcome === "done" && recoveryRung(step).afterwards === "await_return")
     next = {
       ...decided,
-      reboot: { cause: "recovery", startedAt: now, timeoutSeconds: settings.rebootTimeoutSeconds },
+      reboot:
+        step === "power_cycle"
+          ? {
+              cause: "recovery",
+              via: "power_cycle",
+              startedAt: now,
+              timeoutSeconds: settings.powerSettleSeconds ?? settings.rebootTimeoutSeconds,
+            }
+          : { cause: "recovery", startedAt: now, timeoutSeconds: settings.rebootTimeoutSeconds },
       rebootTimeoutReported: false,
     };
   const meanwhile = current.reboot && !sameReboot(current.reboot, decided.reboot) ? current : undefined;

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { type Logger, UpstreamError } from "@rpi-swarming/core";
+import { type Logger, NotSupportedError, UpstreamError } from "@rpi-swarming/core";
 import { readAndroidDevice } from "../android/device-reading.js";
 import type { DeviceDriver, DeviceProblem, ProbeResult, RecoveryAction } from "../types.js";
 import { startControlServer } from "./control.js";
@@ -109,6 +109,8 @@ export class SimulatedDriver implements DeviceDriver {
   async recover(action: RecoveryAction): Promise<void> {
     const c = this.phone.condition();
     this.log.info({ action, condition: c }, "simulated recovery step");
+    if (action === "power_cycle")
+      throw new NotSupportedError("a power cycle is done by the power controller (powerController), not the driver");
     if (action === "reconnect" || action === "restart_server") {
       this.phone.reconnect();
       return;
