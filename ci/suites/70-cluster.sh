@@ -314,6 +314,53 @@ else
   fail "phone plugged in again: the bot is available again" "$o $(bot_json 2>&1 | head -c 1500)"
 fi
 
+# --- power cycling: the ladder's last rung, and the operator's one-shot in the pod ---------
+# The command controller, its commands switching the simulated phone's "cable" through its
+# control interface: the settings go through the chart into the pod, the state server runs
+# them with no shell, and the phone comes back without a hand on the cable.
+switch_js='fetch("http://127.0.0.1:11001/control", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ unplugged: process.argv[1] === "off" }) }).then((r) => process.exit(r.ok ? 0 : 1))'
+cat >"$tmp/power-values.yaml" <<EOF_VALUES
+stateServer:
+  powerController: command
+  powerOffCommand: [node, -e, '$switch_js', "off"]
+  powerOnCommand: [node, -e, '$switch_js', "on"]
+  powerOffSeconds: 1
+  powerSettleSeconds: 60
+EOF_VALUES
+power_cycles() {
+  k exec "$pod" -c state-server -- node -e '
+fetch("http://127.0.0.1:20001/metrics").then((r) => r.text()).then((t) => {
+  const line = t.split("\n").find((l) => l.startsWith("rpi_swarming_device_power_cycles_total{result=\"ok\""));
+  console.log(line ? Number(line.split(" ").pop()) : -1);
+})' 2>/dev/null
+}
+power_cycled() { (($(power_cycles) >= $1)); }
+helm_ upgrade "$release" chart "${helm_values[@]}" -f "$tmp/power-values.yaml" --timeout 3m >/dev/null 2>&1
+if wait_until 180 one_ready_pod "$pod" && pod=$(pod_name) && wait_until 90 available; then
+  if o=$(control '{"unplugged": true}') && wait_until 120 power_cycled 1 && wait_until 120 available; then
+    pass "powerController command: an unplugged phone is power-cycled by the ladder and the bot is available again ($(power_cycles) cycle(s) ok)"
+  else
+    fail "powerController command: the ladder power-cycles an unplugged phone" "$o $(k logs "$pod" -c state-server --tail 15 2>&1) $(bot_json 2>&1 | head -c 800)"
+  fi
+  # The operator's one-shot: refused within the cool-down, done with --force.
+  if o=$(k exec "$pod" -c state-server -- rpi-swarming power-cycle --reason ci 2>&1); then
+    fail "rpi-swarming power-cycle in the pod is refused within the cool-down" "exit 0: $o"
+  elif [[ $o == *429* || $o == *cool* ]]; then
+    pass "rpi-swarming power-cycle in the pod is refused within the cool-down ($(tr '\n' ' ' <<<"$o" | head -c 160))"
+  else
+    fail "rpi-swarming power-cycle in the pod is refused within the cool-down" "$o"
+  fi
+  if o=$(k exec "$pod" -c state-server -- rpi-swarming power-cycle --force --wait --reason ci 2>&1) && power_cycled 2; then
+    pass "rpi-swarming power-cycle --force --wait in the pod: cycled and healthy again ($(power_cycles) cycle(s) ok)"
+  else
+    fail "rpi-swarming power-cycle --force --wait in the pod" "$o $(k logs "$pod" -c state-server --tail 15 2>&1)"
+  fi
+  wait_until 90 available || true
+else
+  fail "helm upgrade with powerController command: pod Ready and available" "$(diag)"
+fi
+pod=$(pod_name)
+
 # --- upgrades that must not cut a running task -----------------------------------------------
 # task_status ID: status/exit code of the task in the double.
 task_field() { dget /_double/tasks | python3 -c '
