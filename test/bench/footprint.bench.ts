@@ -129,6 +129,23 @@ async function heapOf(metricsUrl: string): Promise<{ heap: number; external: num
 
 const runtimes: Record<string, string> = {};
 
+/**
+ * The chart hands each process its settings as `--config <file>.yaml` (which loads yaml): the same
+ * here, from `--kebab-name=value` arguments.
+ */
+function asConfigFile(name: string, args: string[]): string[] {
+  const lines = args.map((arg) => {
+    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
+    if (!m) throw new Error(`footprint bench: ${arg} is not --name=value`);
+    const key = (m[1] as string).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const value = m[2] as string;
+    return `${key}: ${/^-?\d+(\.\d+)?$/.test(value) ? value : JSON.stringify(value)}`;
+  });
+  const file = join(work, `${name}.yaml`);
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return ["--config", file];
+}
+
 // 1. Baseline: a bare node:http server answering {}, under the wrapper's flags and malloc setting.
 const bareScript = `
   import { createServer } from "node:http";
@@ -159,15 +176,17 @@ const ss = startProc(
   [
     WRAPPER,
     "state-server",
-    "--device=simulated",
-    "--bot-id=bench-bot",
-    "--hook-port=0",
-    "--metrics-host=127.0.0.1",
-    "--metrics-port=0",
-    "--simulated-control-port=0",
-    "--probe-interval-seconds=1",
-    `--maintenance-dir=${ssDir}`,
-    `--token-config=${join(ssDir, "none.json")}`,
+    ...asConfigFile("state-server", [
+      "--device=simulated",
+      "--bot-id=bench-bot",
+      "--hook-port=0",
+      "--metrics-host=127.0.0.1",
+      "--metrics-port=0",
+      "--simulated-control-port=0",
+      "--probe-interval-seconds=1",
+      `--maintenance-dir=${ssDir}`,
+      `--token-config=${join(ssDir, "none.json")}`,
+    ]),
   ],
   { RPI_SWARMING_HOME: tree },
   "hookUrl",
@@ -206,16 +225,18 @@ const sup = startProc(
   [
     WRAPPER,
     "supervisor",
-    `--swarming-server=${double.url}`,
-    "--bot-id=bench-bot",
-    `--bot-dir=${botDir}`,
-    `--shared-dir=${sharedDir}`,
-    `--sudo-dir=${join(tree, "sudo-bin")}`,
-    `--token-config=${join(work, "none.json")}`,
-    "--metrics-host=127.0.0.1",
-    "--metrics-port=0",
-    "--update-schedule=* * * * * *",
-    "--update-jitter-seconds=0",
+    ...asConfigFile("supervisor", [
+      `--swarming-server=${double.url}`,
+      "--bot-id=bench-bot",
+      `--bot-dir=${botDir}`,
+      `--shared-dir=${sharedDir}`,
+      `--sudo-dir=${join(tree, "sudo-bin")}`,
+      `--token-config=${join(work, "none.json")}`,
+      "--metrics-host=127.0.0.1",
+      "--metrics-port=0",
+      "--update-schedule=* * * * * *",
+      "--update-jitter-seconds=0",
+    ]),
   ],
   { RPI_SWARMING_HOME: tree },
   "metrics",

@@ -4,7 +4,7 @@
  * RPI_SWARMING_HOME pointing at the tree).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -105,22 +105,25 @@ describe("the bundled install tree", () => {
     expect(out.toString().trim()).toBe(version);
   });
 
-  it("runs the state server from its bundle under the lean flags, answering a hook", async () => {
+  it("runs the state server from its bundle under the lean flags with a YAML config file (as the chart does), answering a hook", async () => {
     const dir = mkdtempSync(join(tmpdir(), "rpi-bundle-ss-"));
-    const { child, record } = start(
+    // The chart hands each process its settings as --config <file>.yaml: the lazily loaded yaml must work in the bundle.
+    const config = join(dir, "state-server.yaml");
+    writeFileSync(
+      config,
       [
-        "state-server",
-        "--device=simulated",
-        "--bot-id=bundle-bot",
-        "--hook-port=0",
-        "--metrics-host=127.0.0.1",
-        "--metrics-port=0",
-        "--simulated-control-port=0",
-        `--maintenance-dir=${dir}`,
-        `--token-config=${join(dir, "none.json")}`,
-      ],
-      "hookUrl",
+        "device: simulated",
+        "botId: bundle-bot",
+        "hookPort: 0",
+        "metricsHost: 127.0.0.1",
+        "metricsPort: 0",
+        "simulatedControlPort: 0",
+        `maintenanceDir: ${dir}`,
+        `tokenConfig: ${join(dir, "none.json")}`,
+        "",
+      ].join("\n"),
     );
+    const { child, record } = start(["state-server", "--config", config], "hookUrl");
     const { hookUrl } = await record;
     const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0");
     expect(cmdline).toContain("--lite-mode");

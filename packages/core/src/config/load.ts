@@ -19,13 +19,19 @@ export interface LoadInput {
   readonly parseYaml?: (text: string) => unknown;
 }
 
+type YamlParse = (text: string) => unknown;
+
 /**
- * The YAML parser a config file needs, loaded on first use: the pod's
- * processes get their settings from flags and the environment, and do not
- * carry yaml (about 0.5 MB of heap and source) for a file they are not given.
+ * The YAML parser a config file needs, loaded on first use, so a process
+ * given no config file does not carry yaml (about 0.5 MB of heap and source).
+ * The chart's pods do pass --config, so there it is loaded.
  */
-export async function yamlParser(): Promise<(text: string) => unknown> {
-  return (await import("yaml")).parse;
+export async function yamlParser(): Promise<YamlParse> {
+  const yaml = (await import("yaml")) as { parse?: YamlParse; default?: { parse?: YamlParse } };
+  // In the esbuild bundle yaml is a CommonJS chunk whose namespace has only `default`.
+  const parse = yaml.parse ?? yaml.default?.parse;
+  if (!parse) throw new Error("the yaml module has no parse function");
+  return parse;
 }
 
 /**
