@@ -6,7 +6,7 @@
 import { createMetricsRegistry } from "@rpi-swarming/core";
 import type { PowerController, PowerTarget } from "@rpi-swarming/devices";
 import { describe, expect, it } from "vitest";
-import { failing, healthy, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
+import { failing, healthy, monitorOptions, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor } from "./monitor.js";
 import { PowerCycler } from "./power-cycler.js";
@@ -46,26 +46,9 @@ function setup(limits = { perHour: 2, cooldownSeconds: 600 }) {
     log: testLogger(),
     now,
   });
-  const monitor = new DeviceMonitor({
-    driver,
-    kind: "android",
-    log: testLogger(),
-    metrics,
-    probeIntervalSeconds: 3600,
-    commandTimeoutSeconds: 1,
-    rebootAfterTask: false,
-    rebootTimeoutSeconds: 0.001,
-    thresholds: {
-      batteryMinRatio: 0.3,
-      batteryHysteresisRatio: 0.05,
-      maxTemperatureCelsius: 35,
-      temperatureHysteresisCelsius: 2,
-    },
-    thresholdsByDeviceType: {},
-    power,
-    serial: "FAKE01",
-    now,
-  });
+  const monitor = new DeviceMonitor(
+    monitorOptions(driver, metrics, { rebootTimeoutSeconds: 0.001, power, serial: "FAKE01", now }),
+  );
   const cycles = async () =>
     (await registry.getSingleMetricAsString("rpi_swarming_device_power_cycles_total"))
       .split("\n")

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { createLogger, createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
 import { waitFor } from "@rpi-swarming/core/test-support";
 import { describe, expect, it } from "vitest";
-import { failing, healthy, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
+import { failing, healthy, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor, type MonitorOptions } from "./monitor.js";
 
@@ -10,24 +10,7 @@ function setup(over: Partial<MonitorOptions> = {}) {
   const driver = new ScriptedDriver();
   const registry = createMetricsRegistry("m-bot");
   const metrics = new StateServerMetrics(registry);
-  const monitor = new DeviceMonitor({
-    driver,
-    kind: "android",
-    log: testLogger(),
-    metrics,
-    probeIntervalSeconds: 3600,
-    commandTimeoutSeconds: 1,
-    rebootAfterTask: false,
-    rebootTimeoutSeconds: 300,
-    thresholds: {
-      batteryMinRatio: 0.3,
-      batteryHysteresisRatio: 0.05,
-      maxTemperatureCelsius: 35,
-      temperatureHysteresisCelsius: 2,
-    },
-    thresholdsByDeviceType: {},
-    ...over,
-  });
+  const monitor = new DeviceMonitor(monitorOptions(driver, metrics, over));
   const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split("\n");
   return { driver, monitor, metric };
 }

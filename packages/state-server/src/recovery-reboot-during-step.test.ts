@@ -1,7 +1,7 @@
 import { createMetricsRegistry } from "@rpi-swarming/core";
 import type { RecoveryAction } from "@rpi-swarming/devices";
 import { describe, expect, it } from "vitest";
-import { failing, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
+import { failing, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor } from "./monitor.js";
 
@@ -21,23 +21,7 @@ describe("a reboot asked for while a recovery step runs", () => {
         release = r;
       });
     };
-    const monitor = new DeviceMonitor({
-      driver,
-      kind: "android",
-      log: testLogger(),
-      metrics: new StateServerMetrics(createMetricsRegistry("r-bot")),
-      probeIntervalSeconds: 3600,
-      commandTimeoutSeconds: 1,
-      rebootAfterTask: false,
-      rebootTimeoutSeconds: 300,
-      thresholds: {
-        batteryMinRatio: 0.3,
-        batteryHysteresisRatio: 0.05,
-        maxTemperatureCelsius: 35,
-        temperatureHysteresisCelsius: 2,
-      },
-      thresholdsByDeviceType: {},
-    });
+    const monitor = new DeviceMonitor(monitorOptions(driver, new StateServerMetrics(createMetricsRegistry("r-bot"))));
     driver.next = () => failing("offline");
     const cycle = monitor.probeNow();
     expect(await started).toBe("reconnect");

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { commonSettings, createLogger, type Logger, loadConfig } from "@rpi-swarming/core";
 import type { DeviceDriver, DeviceKind, ProbeResult, RecoveryAction } from "@rpi-swarming/devices";
+import type { StateServerMetrics } from "../metrics.js";
+import type { MonitorOptions } from "../monitor.js";
 import type { StateServerConfig } from "../server.js";
 import { stateServerSettings } from "../settings.js";
 
@@ -45,6 +47,32 @@ export function testConfig(flags: Record<string, unknown>, maintenanceDir: strin
       env: {},
     },
   );
+}
+
+/** DeviceMonitor options for tests that drive probes themselves (probeNow): an android driver double, default thresholds. */
+export function monitorOptions(
+  driver: DeviceDriver,
+  metrics: StateServerMetrics,
+  over: Partial<MonitorOptions> = {},
+): MonitorOptions {
+  return {
+    driver,
+    kind: "android",
+    log: testLogger(),
+    metrics,
+    probeIntervalSeconds: 3600,
+    commandTimeoutSeconds: 1,
+    rebootAfterTask: false,
+    rebootTimeoutSeconds: 300,
+    thresholds: {
+      batteryMinRatio: 0.3,
+      batteryHysteresisRatio: 0.05,
+      maxTemperatureCelsius: 35,
+      temperatureHysteresisCelsius: 2,
+    },
+    thresholdsByDeviceType: {},
+    ...over,
+  };
 }
 
 export const NOW = 1_800_000_000_000;
