@@ -2,7 +2,7 @@ import { NotReadyError, setting } from "@rpi-swarming/core";
 import { z } from "zod";
 import { defineCommand } from "../command.js";
 import { type Pod, startPod } from "../demo/pod.js";
-import { podProcesses } from "../demo/stragglers.js";
+import { podProcessesLeft } from "../demo/stragglers.js";
 import { renderSummary, snapshot } from "../demo/summary.js";
 
 const port = (help: string) =>
@@ -153,7 +153,7 @@ export const demoCommand = defineCommand({
     process.off("SIGINT", hurry);
     process.off("SIGTERM", hurry);
     if (late.length > 0) demoLog.warn({ pids: late }, "killed pod processes that outlived their parents");
-    const left = podProcesses(pod.id);
+    const left = await podProcessesLeft(pod.id);
     if (left.length > 0) {
       demoLog.error({ pids: left }, "pod processes still alive after stopping");
       return 1;

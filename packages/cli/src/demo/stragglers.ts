@@ -44,3 +44,17 @@ export function killPodProcesses(podId: string): number[] {
   }
   return pids;
 }
+
+/**
+ * Pids of the pod still alive after waiting up to `timeoutMs` for them to go:
+ * a process just sent SIGKILL still shows in /proc until the kernel has torn
+ * it down, which takes a while on a loaded machine.
+ */
+export async function podProcessesLeft(podId: string, timeoutMs = 5000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pids = podProcesses(podId);
+    if (pids.length === 0 || Date.now() >= deadline) return pids;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
