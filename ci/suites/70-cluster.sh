@@ -350,7 +350,8 @@ if wait_until 180 one_ready_pod "$pod" && pod=$(pod_name) && wait_until 90 avail
   else
     fail "rpi-swarming power-cycle in the pod is refused within the cool-down" "$o"
   fi
-  if o=$(k exec "$pod" -c state-server -- rpi-swarming power-cycle --force --wait --reason ci 2>&1) && power_cycled 2; then
+  # /metrics is rendered at most once a second: the count may take that long to show.
+  if o=$(k exec "$pod" -c state-server -- rpi-swarming power-cycle --force --wait --reason ci 2>&1) && wait_until 10 power_cycled 2; then
     pass "rpi-swarming power-cycle --force --wait in the pod: cycled and healthy again ($(power_cycles) cycle(s) ok)"
   else
     fail "rpi-swarming power-cycle --force --wait in the pod" "$o $(k logs "$pod" -c state-server --tail 15 2>&1)"

@@ -15,10 +15,13 @@ class MemoryPower implements PowerController {
   readonly kind = "command" as const;
   readonly calls: string[] = [];
   failOff = false;
+  /** When set, switching off waits for it (a slow relay or plug). */
+  offGate: Promise<void> | undefined;
   onOn: () => void = () => {};
 
   async off(target: PowerTarget): Promise<void> {
     this.calls.push(`off ${target.serial ?? ""}`);
+    if (this.offGate) await this.offGate;
     if (this.failOff) throw new Error("relay board not answering");
   }
 
@@ -114,6 +117,28 @@ describe("DeviceMonitor power_cycle rung", () => {
     m.advance(600_000);
     await m.monitor.probeNow();
     expect(m.controller.calls).toHaveLength(2);
+    await m.monitor.stop();
+  });
+
+  it("does not take a probe that ran while the power was being switched as the device's return", async () => {
+    const m = setup();
+    m.driver.next = () => healthy();
+    await m.monitor.probeNow();
+    let release: () => void = () => {};
+    m.controller.offGate = new Promise<void>((r) => {
+      release = r;
+    });
+    const request = m.monitor.powerCycleDevice("test", false);
+    expect(m.monitor.snapshot.health.status).toBe("maintenance");
+    // A scheduled probe while the relay still switches: the phone still answers, its power not yet off.
+    await m.monitor.probeNow();
+    expect(m.monitor.snapshot.health.status).toBe("maintenance");
+    expect(m.monitor.snapshot.reboot).toMatchObject({ cause: "requested", via: "power_cycle" });
+    release();
+    await request;
+    await m.monitor.probeNow();
+    expect(m.monitor.snapshot.health.status).toBe("ok");
+    expect(m.monitor.snapshot.reboot).toBeUndefined();
     await m.monitor.stop();
   });
 

@@ -188,9 +188,13 @@ export class DeviceMonitor {
 
   private async runCycle(): Promise<void> {
     const rebootAtProbeStart = this.ladder.reboot;
+    const cyclingAtStart = this.powerSwitching();
     let result = await this.probeWithWatchdog();
     if (this.stopped) return;
     this.countProbe(result);
+    // A probe that overlapped a power cycle (asked for over HTTP) may have seen the device before its
+    // power went off: it says nothing of the device afterwards. The cycle probes again when the power is back.
+    if (cyclingAtStart || this.powerSwitching()) return;
     // A step the driver does not support is skipped in the same cycle: it is no failed attempt.
     for (;;) {
       const decision = decideRecovery({
@@ -223,6 +227,11 @@ export class DeviceMonitor {
 
     if (result.device) this.snap = { ...this.snap, deviceDimensions: result.device.dimensions };
     this.update({ probe: result, ready: true });
+  }
+
+  /** A power cycle is switching the device's power right now. */
+  private powerSwitching(): boolean {
+    return this.opts.power?.running === true;
   }
 
   private recoverySettings() {
