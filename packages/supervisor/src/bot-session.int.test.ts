@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { killSession, ownSessionId, sessionMembers } from "./bot-session.js";
 
 const SESSION_BOT = resolve(import.meta.dirname, "__fixtures__/session_bot.py");
+const OWN_SESSION_PROBE = resolve(import.meta.dirname, "__fixtures__/own-session-probe.ts");
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) {
@@ -65,10 +66,29 @@ describe("bot session", () => {
   });
 
   it("never touches its own session or init's", async () => {
-    const own = ownSessionId() as number;
-    expect(own).toBeGreaterThan(0);
-    expect(await killSession(own)).toEqual({ killed: [], left: [] });
-    expect(await killSession(1)).toEqual({ killed: [], left: [] });
+    // A session leader of its own, so the guard against killing our own
+    // session is exercised even where this runner's session id reads 0 (its
+    // leader is outside the PID namespace, as in CI containers).
+    const c = spawn(process.execPath, ["--conditions=source", "--import", "tsx", OWN_SESSION_PROBE], {
+      detached: true,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(c);
+    let out = "";
+    c.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    // "close": after stdout has been read to its end.
+    const code = await new Promise<number | null>((r) => c.once("close", r));
+    expect(code).toBe(0);
+    const probe = JSON.parse(out) as { pid: number; own: number; ownKill: unknown; initKill: unknown };
+    expect(probe.own).toBe(probe.pid);
+    expect(probe.ownKill).toEqual({ killed: [], left: [] });
+    expect(probe.initKill).toEqual({ killed: [], left: [] });
+    // And in this process, whatever its session id reads.
+    const own = ownSessionId();
+    expect(own).not.toBeNull();
+    expect(await killSession(own as number)).toEqual({ killed: [], left: [] });
     expect(alive(process.pid)).toBe(true);
   });
 });
