@@ -93,11 +93,13 @@ export function mergeDimensions(
   device: Dimensions,
 ): MergedDimensions {
   const dropped: string[] = [];
-  const merged: Dimensions = {
-    ...sanitize(bot, dropped),
-    ...sanitize(staticDims, dropped),
-    ...sanitize(device, dropped),
-  };
+  // Object.assign, not spreads: see buildState in the state server.
+  const merged: Dimensions = Object.assign(
+    {},
+    sanitize(bot, dropped),
+    sanitize(staticDims, dropped),
+    sanitize(device, dropped),
+  );
   merged.id = [botId];
   // Sorted keys make replies stable for people and for the server's history.
   const sorted: Dimensions = {};
