@@ -46,7 +46,8 @@ export function buildState(
   const battery = device?.battery;
   // Object.assign, not `{ ...botState, device: ... }`: on V8 11 (Node 20) an object spread
   // followed by more properties, on every request, has each young-generation GC promote
-  // some 20 KB to the old generation (docs/contributing.md, "Per-request allocation").
+  // some 20 KB to the old generation (docs/contributing.md, "Change code that runs on
+  // every hook request").
   const state: Record<string, unknown> = Object.assign({}, botState, staticState, {
     device: Object.assign(
       {
