@@ -181,11 +181,11 @@ const fleet = [
   ),
   stat(
     "Idle",
-    "Bots up, not running a task, and neither in maintenance nor quarantined: ready for tasks.",
+    "Bots up, not running a task, and neither in maintenance nor quarantined: ready for tasks. A bot whose task state is unknown (after a state-server restart, until its next hook) is not counted.",
     "none",
     12,
     0,
-    `count((rpi_swarming_bot_up{${B}} == 1) unless on (bot_id) (rpi_swarming_task_running{${B}} == 1) unless on (bot_id) (max by (bot_id) (rpi_swarming_maintenance{${B}}) == 1) unless on (bot_id) (max by (bot_id) (rpi_swarming_quarantined{${B}}) == 1)) or vector(0)`,
+    `count((rpi_swarming_bot_up{${B}} == 1) unless on (bot_id) (rpi_swarming_task_running{${B}} == 1) unless on (bot_id) (rpi_swarming_task_state_known{${B}} == 0) unless on (bot_id) (max by (bot_id) (rpi_swarming_maintenance{${B}}) == 1) unless on (bot_id) (max by (bot_id) (rpi_swarming_quarantined{${B}}) == 1)) or vector(0)`,
   ),
   stat(
     "In maintenance",
@@ -208,13 +208,17 @@ const fleet = [
   panel(
     "table",
     "Bot status",
-    "One row per bot: bot process, device, task, maintenance and quarantine (1 = yes), battery. Click a bot for its detail dashboard.",
+    "One row per bot: bot process, device, task, maintenance and quarantine (1 = yes; task 2 = unknown after a state-server restart), battery. Click a bot for its detail dashboard.",
     "none",
     { h: 7, w: 12, x: 12, y: 4 },
     [
       target(`max by (bot_id) (rpi_swarming_bot_up{${B}})`, "", { instant: true, range: false, format: "table" }),
       target(`max by (bot_id) (rpi_swarming_device_up{${B}})`, "", { instant: true, range: false, format: "table" }),
-      target(`max by (bot_id) (rpi_swarming_task_running{${B}})`, "", { instant: true, range: false, format: "table" }),
+      target(
+        `max by (bot_id) (rpi_swarming_task_running{${B}}) + 2 * (1 - max by (bot_id) (rpi_swarming_task_state_known{${B}}))`,
+        "",
+        { instant: true, range: false, format: "table" },
+      ),
       target(`max by (bot_id) (rpi_swarming_maintenance{${B}})`, "", { instant: true, range: false, format: "table" }),
       target(`max by (bot_id) (rpi_swarming_quarantined{${B}})`, "", { instant: true, range: false, format: "table" }),
       target(`max by (bot_id) (rpi_swarming_device_battery_ratio{${B}})`, "", {
@@ -382,10 +386,20 @@ const detail = [
     `max(rpi_swarming_device_up{${D}})`,
     { w: 3, defaults: mapping01("missing", "up") },
   ),
-  stat("Task", "Whether the bot runs a task now.", "none", 6, 0, `max(rpi_swarming_task_running{${D}})`, {
-    w: 3,
-    defaults: { mappings: [{ type: "value", options: { 0: { text: "idle" }, 1: { text: "busy" } } }] },
-  }),
+  stat(
+    "Task",
+    "Whether the bot runs a task now; unknown after a state-server restart until the bot's next hook tells (rpi_swarming_task_state_known 0).",
+    "none",
+    6,
+    0,
+    `max(rpi_swarming_task_running{${D}}) + 2 * (1 - max(rpi_swarming_task_state_known{${D}}))`,
+    {
+      w: 3,
+      defaults: {
+        mappings: [{ type: "value", options: { 0: { text: "idle" }, 1: { text: "busy" }, 2: { text: "unknown" } } }],
+      },
+    },
+  ),
   stat(
     "Battery",
     "Battery charge from the last probe.",

@@ -15,6 +15,7 @@ export class StateServerMetrics {
   readonly maintenance: Gauge<"reason">;
   readonly quarantined: Gauge<"reason">;
   readonly taskRunning: Gauge;
+  readonly taskStateKnown: Gauge;
   readonly probeDuration: Histogram;
   readonly probes: Counter;
   readonly probeErrors: Counter<"reason">;
@@ -64,6 +65,11 @@ export class StateServerMetrics {
     this.taskRunning = new Gauge({
       name: `${p}task_running`,
       help: "1 between on_before_task and on_after_task",
+      registers,
+    });
+    this.taskStateKnown = new Gauge({
+      name: `${p}task_state_known`,
+      help: "1 once the state server knows whether a task runs (a hook told it, or a task marker outlived its restart); while 0, task_running's 0 does not mean idle",
       registers,
     });
     this.probeDuration = new Histogram({
@@ -130,6 +136,7 @@ export class StateServerMetrics {
     for (const reason of MAINTENANCE_REASONS) this.maintenance.set({ reason }, 0);
     for (const reason of QUARANTINE_REASONS) this.quarantined.set({ reason }, 0);
     this.taskRunning.set(0);
+    this.taskStateKnown.set(0);
     this.deviceUp.set(0);
     for (const result of ["ok", "failed"]) this.powerCycles.inc({ result }, 0);
   }

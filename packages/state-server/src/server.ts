@@ -116,7 +116,7 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
     });
     await maintenance.start();
 
-    const tasks = new TaskTracker(m, { sharedDir: config.sharedDir, log: deps.log });
+    const tasks = new TaskTracker(m, { sharedDir: config.sharedDir, log: deps.log, metrics });
     await tasks.start();
     const { app: hookApp } = createHookApp({
       botId: config.botId,

@@ -37,6 +37,12 @@ async function hook(s: StateServer, path: string, body: unknown = {}, version = 
   return res.json();
 }
 
+/** rpi_swarming_task_state_known as the registry has it now. */
+async function known(s: StateServer): Promise<number> {
+  const text = await s.registry.getSingleMetricAsString("rpi_swarming_task_state_known");
+  return Number(/^rpi_swarming_task_state_known\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
+}
+
 async function status(s: StateServer): Promise<Record<string, unknown>> {
   return (await (await fetch(`${s.hookUrl}/status`)).json()) as Record<string, unknown>;
 }
@@ -45,8 +51,10 @@ describe("the running-task marker in the shared dir", () => {
   it("a state server started during a task still knows the task runs; the version is unknown until a hook tells", async () => {
     const first = await start();
     expect(await status(first)).toMatchObject({ task_running: "unknown", bot_version: "unknown" });
+    expect(await known(first)).toBe(0);
     await hook(first, "/on_bot_startup");
     expect(await status(first)).toMatchObject({ task_running: false, bot_version: "v1" });
+    expect(await known(first)).toBe(1);
     await hook(first, "/on_before_task", { task_id: "t-9" });
     const marker = JSON.parse(readFileSync(join(sharedDir, TASK_MARKER_FILE), "utf8")) as Record<string, unknown>;
     expect(marker.task_id).toBe("t-9");
@@ -55,6 +63,7 @@ describe("the running-task marker in the shared dir", () => {
     servers = [];
     const second = await start();
     expect(await status(second)).toMatchObject({ task_running: true, task_id: "t-9", bot_version: "unknown" });
+    expect(await known(second)).toBe(1);
     // Recovery steps are deferred and device reboots refused while it runs.
     expect(second.monitor.snapshot.taskRunning).toBe(true);
     await hook(second, "/on_after_task", {}, "v2");
@@ -68,8 +77,10 @@ describe("the running-task marker in the shared dir", () => {
     // A get_* hook teaches the version but not the task state.
     await hook(s, "/get_state", {}, "v3");
     expect(await status(s)).toMatchObject({ task_running: "unknown", bot_version: "v3" });
+    expect(await known(s)).toBe(0);
     await hook(s, "/on_bot_idle", { since_last_action_s: 5 });
     expect((await status(s)).task_running).toBe(false);
+    expect(await known(s)).toBe(1);
   });
 
   it("a marker whose task ended while the server was down is cleared by the next on_bot_idle", async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Logger } from "@rpi-swarming/core";
+import type { StateServerMetrics } from "./metrics.js";
 import type { DeviceMonitor } from "./monitor.js";
 
 /** The marker's file name in the shared dir; present exactly while a task runs. */
@@ -28,15 +29,23 @@ export class TaskTracker {
   private known = false;
   private readonly file: string | null;
   private readonly log: Logger;
+  private readonly metrics: Pick<StateServerMetrics, "taskStateKnown">;
   /** Marker writes in order: a quick before/after pair must not leave a stale marker. */
   private writes: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly monitor: DeviceMonitor,
-    opts: { sharedDir: string | undefined; log: Logger },
+    opts: { sharedDir: string | undefined; log: Logger; metrics: Pick<StateServerMetrics, "taskStateKnown"> },
   ) {
     this.file = opts.sharedDir ? join(opts.sharedDir, TASK_MARKER_FILE) : null;
     this.log = opts.log.child({ component: "task-marker" });
+    this.metrics = opts.metrics;
+  }
+
+  /** From now on the state is "running" or "idle", and the metric says so. */
+  private markKnown(): void {
+    this.known = true;
+    this.metrics.taskStateKnown.set(1);
   }
 
   /** Reads the marker a previous state server left; a task it names is running. */
@@ -60,7 +69,7 @@ export class TaskTracker {
     const taskId = typeof marker.task_id === "string" ? marker.task_id : null;
     this.log.warn({ taskId, since: marker.since }, "a task was running when the state server stopped");
     this.monitor.taskStarted(taskId);
-    this.known = true;
+    this.markKnown();
   }
 
   get state(): TaskState {
@@ -70,7 +79,7 @@ export class TaskTracker {
 
   /** on_before_task: the marker is written before the hook answers. */
   async taskStarted(taskId: string | null): Promise<void> {
-    this.known = true;
+    this.markKnown();
     this.monitor.taskStarted(taskId);
     const content: MarkerContent = { task_id: taskId, since: new Date().toISOString() };
     await this.write(content);
@@ -78,7 +87,7 @@ export class TaskTracker {
 
   /** on_after_task. Returns whether the device reboots (DeviceMonitor.taskEnded). */
   async taskEnded(): Promise<boolean> {
-    this.known = true;
+    this.markKnown();
     const reboot = this.monitor.taskEnded();
     await this.write(null);
     return reboot;
@@ -86,7 +95,7 @@ export class TaskTracker {
 
   /** on_bot_shutdown: whatever task there was is over. */
   async botShutdown(): Promise<void> {
-    this.known = true;
+    this.markKnown();
     this.monitor.botShutdown();
     await this.write(null);
   }
@@ -98,7 +107,7 @@ export class TaskTracker {
    */
   async idle(hook: string): Promise<void> {
     const wasKnown = this.known;
-    this.known = true;
+    this.markKnown();
     if (!wasKnown) this.log.info({ hook }, "the bot is idle: task state known again");
     if (this.monitor.snapshot.taskRunning) {
       this.log.info({ hook, taskId: this.monitor.snapshot.taskId }, "the bot is idle: the task has ended");
