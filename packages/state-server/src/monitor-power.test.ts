@@ -4,34 +4,12 @@
  * adb are in power-cycle.int.test.ts).
  */
 import { createMetricsRegistry } from "@rpi-swarming/core";
-import type { PowerController, PowerTarget } from "@rpi-swarming/devices";
 import { describe, expect, it } from "vitest";
 import { failing, healthy, monitorOptions, ScriptedDriver, testLogger } from "./__fixtures__/helpers.js";
+import { MemoryPower } from "./__fixtures__/memory-power.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor } from "./monitor.js";
 import { PowerCycler } from "./power-cycler.js";
-
-class MemoryPower implements PowerController {
-  readonly kind = "command" as const;
-  readonly calls: string[] = [];
-  failOff = false;
-  /** When set, switching off waits for it (a slow relay or plug). */
-  offGate: Promise<void> | undefined;
-  onOn: () => void = () => {};
-
-  async off(target: PowerTarget): Promise<void> {
-    this.calls.push(`off ${target.serial ?? ""}`);
-    if (this.offGate) await this.offGate;
-    if (this.failOff) throw new Error("relay board not answering");
-  }
-
-  async on(target: PowerTarget): Promise<void> {
-    this.calls.push(`on ${target.serial ?? ""}`);
-    this.onOn();
-  }
-
-  close(): void {}
-}
 
 function setup(limits = { perHour: 2, cooldownSeconds: 600 }) {
   let clock = 1_800_000_000_000;

@@ -1,8 +1,7 @@
-import { Writable } from "node:stream";
-import { createLogger, createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
+import { createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
 import { waitFor } from "@rpi-swarming/core/test-support";
 import { describe, expect, it } from "vitest";
-import { failing, healthy, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
+import { capturingLogger, failing, healthy, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor, type MonitorOptions } from "./monitor.js";
 
@@ -13,21 +12,6 @@ function setup(over: Partial<MonitorOptions> = {}) {
   const monitor = new DeviceMonitor(monitorOptions(driver, metrics, over));
   const metric = async (name: string) => (await registry.getSingleMetricAsString(name)).split("\n");
   return { driver, monitor, metric };
-}
-
-/** A debug logger whose records the test reads. */
-function capturingLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger({
-    level: "debug",
-    stream: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  });
-  return { log, lines };
 }
 
 describe("DeviceMonitor recovery ladder", () => {

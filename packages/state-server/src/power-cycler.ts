@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import type { Logger } from "@rpi-swarming/core";
 import {
   type PowerController,
@@ -21,12 +23,23 @@ export interface PowerCyclerOptions {
   readonly metrics: StateServerMetrics;
   readonly log: Logger;
   readonly now: () => number;
+  /**
+   * Where the start times are kept (in the shared dir), so the cap and the
+   * cool-down outlive a restart of the state server; unset: in memory only.
+   */
+  readonly historyFile?: string | undefined;
 }
+
+/** The history file's name in the shared dir. */
+export const POWER_CYCLE_HISTORY_FILE = "power-cycles.json";
+
+/** The cap looks at one hour, the cool-down at less: a day is plenty. */
+const KEEP_MS = 86_400_000;
 
 /**
  * Runs power cycles of the one device and keeps when they happened, for the
- * cap and cool-down (in memory: a restarted state server starts afresh, and
- * the alert on the counter still sees every cycle).
+ * cap and cool-down: in the history file when there is one (a crash-looping
+ * state server must not power-cycle the phone on every start), else in memory.
  */
 export class PowerCycler {
   readonly #opts: PowerCyclerOptions;
@@ -35,6 +48,49 @@ export class PowerCycler {
 
   constructor(opts: PowerCyclerOptions) {
     this.#opts = opts;
+    this.#history.push(...this.#load());
+  }
+
+  /** Start times from the history file, within the last day; none when it is missing or unreadable. */
+  #load(): number[] {
+    const file = this.#opts.historyFile;
+    if (!file) return [];
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        this.#opts.log.warn({ file, message: (err as Error).message }, "cannot read the power-cycle history");
+      return [];
+    }
+    const started: unknown = (() => {
+      try {
+        return (JSON.parse(text) as { started?: unknown }).started;
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!Array.isArray(started) || !started.every((t) => typeof t === "number" && Number.isFinite(t))) {
+      this.#opts.log.warn({ file }, "the power-cycle history is malformed: the cap and cool-down start afresh");
+      return [];
+    }
+    const since = this.#opts.now() - KEEP_MS;
+    const kept = (started as number[]).filter((t) => t >= since).sort((a, b) => a - b);
+    if (kept.length > 0) this.#opts.log.info({ file, cycles: kept.length }, "power-cycle history read");
+    return kept;
+  }
+
+  /** Writes the history file (atomically); a failure is logged, and the cycle goes on. */
+  async #save(): Promise<void> {
+    const file = this.#opts.historyFile;
+    if (!file) return;
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, `${JSON.stringify({ started: this.#history })}\n`);
+      await rename(tmp, file);
+    } catch (err) {
+      this.#opts.log.warn({ file, message: (err as Error).message }, "cannot keep the power-cycle history");
+    }
   }
 
   get offSeconds(): number {
@@ -74,8 +130,9 @@ export class PowerCycler {
     const { controller, log, metrics } = this.#opts;
     this.#running = true;
     this.#history.push(this.#opts.now());
-    // Keep a day at most: the cap looks at one hour.
-    while (this.#history.length > 0 && (this.#history[0] ?? 0) < this.#opts.now() - 86_400_000) this.#history.shift();
+    while (this.#history.length > 0 && (this.#history[0] ?? 0) < this.#opts.now() - KEEP_MS) this.#history.shift();
+    // Before switching: a state server killed mid-cycle still counts this one after its restart.
+    await this.#save();
     log.warn(
       { cause, controller: controller.kind, target, offSeconds: this.#opts.offSeconds },
       "power-cycling the device",

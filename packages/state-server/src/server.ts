@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { join } from "node:path";
 import {
   type ConfigOf,
   closeServer,
@@ -15,7 +16,7 @@ import { MaintenanceWatcher } from "./maintenance.js";
 import { StateServerMetrics } from "./metrics.js";
 import { createMetricsApp } from "./metrics-app.js";
 import { DeviceMonitor } from "./monitor.js";
-import { PowerCycler } from "./power-cycler.js";
+import { POWER_CYCLE_HISTORY_FILE, PowerCycler } from "./power-cycler.js";
 import type { stateServerSettings } from "./settings.js";
 import { TaskTracker } from "./task-marker.js";
 
@@ -65,6 +66,7 @@ export async function startStateServer(config: StateServerConfig, deps: StateSer
         metrics,
         log: deps.log.child({ component: "power" }),
         now: deps.now ?? Date.now,
+        historyFile: config.sharedDir ? join(config.sharedDir, POWER_CYCLE_HISTORY_FILE) : undefined,
       })
     : undefined;
   const driver = deps.driver ?? (await createDriver(config, { log: deps.log }));

@@ -42,7 +42,7 @@ export const stateServerSettings = {
   sharedDir: setting(
     "string",
     z.optional(z.string().check(z.minLength(1))),
-    "directory shared with the supervisor (the pod's emptyDir; the chart sets /b/shared) that keeps the running-task marker, so a restarted state server still knows a task runs; unset: in memory only",
+    "directory shared with the supervisor (the pod's emptyDir; the chart sets /b/shared) that keeps the running-task marker and the power-cycle history, so a restarted state server still knows a task runs and still holds to powerCyclesPerHour and powerCycleCooldownSeconds; unset: in memory only",
   ),
   tokenConfig: setting(
     "string",
