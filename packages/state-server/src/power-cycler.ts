@@ -9,6 +9,7 @@ import {
   powerCycle,
   powerCycleRefusal,
 } from "@rpi-swarming/devices";
+import * as z from "zod/mini";
 import type { StateServerMetrics } from "./metrics.js";
 
 /** The `result` label of rpi_swarming_device_power_cycles_total. */
@@ -35,6 +36,9 @@ export const POWER_CYCLE_HISTORY_FILE = "power-cycles.json";
 
 /** The cap looks at one hour, the cool-down at less: a day is plenty. */
 const KEEP_MS = 86_400_000;
+
+/** The history file: start times in ms since the epoch. */
+const historyFileSchema = z.object({ started: z.array(z.number()) });
 
 /**
  * Runs power cycles of the one device and keeps when they happened, for the
@@ -63,19 +67,19 @@ export class PowerCycler {
         this.#opts.log.warn({ file, message: (err as Error).message }, "cannot read the power-cycle history");
       return [];
     }
-    const started: unknown = (() => {
-      try {
-        return (JSON.parse(text) as { started?: unknown }).started;
-      } catch {
-        return undefined;
-      }
-    })();
-    if (!Array.isArray(started) || !started.every((t) => typeof t === "number" && Number.isFinite(t))) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const history = historyFileSchema.safeParse(json);
+    if (!history.success) {
       this.#opts.log.warn({ file }, "the power-cycle history is malformed: the cap and cool-down start afresh");
       return [];
     }
     const since = this.#opts.now() - KEEP_MS;
-    const kept = (started as number[]).filter((t) => t >= since).sort((a, b) => a - b);
+    const kept = history.data.started.filter((t) => t >= since).sort((a, b) => a - b);
     if (kept.length > 0) this.#opts.log.info({ file, cycles: kept.length }, "power-cycle history read");
     return kept;
   }
