@@ -1,8 +1,7 @@
 import { request } from "node:http";
 import { connect } from "node:net";
-import { Writable } from "node:stream";
-import { createLogger, MAX_JSON_DEPTH } from "@rpi-swarming/core";
-import { waitFor } from "@rpi-swarming/core/test-support";
+import { MAX_JSON_DEPTH } from "@rpi-swarming/core";
+import { capturingLogger, waitFor } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { scratchDir, testConfig } from "./__fixtures__/helpers.js";
 import { type StateServer, startStateServer } from "./server.js";
@@ -15,16 +14,9 @@ let lines: Record<string, unknown>[];
 
 beforeEach(async () => {
   scratch = scratchDir();
-  lines = [];
-  const log = createLogger({
-    level: "debug",
-    stream: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  });
+  const captured = capturingLogger();
+  lines = captured.lines;
+  const log = captured.log;
   server = await startStateServer(testConfig({ device: "simulated", probeIntervalSeconds: "3600" }, scratch.dir), {
     log,
   });

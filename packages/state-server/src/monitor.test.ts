@@ -1,7 +1,7 @@
 import { createMetricsRegistry, NotSupportedError } from "@rpi-swarming/core";
-import { waitFor } from "@rpi-swarming/core/test-support";
+import { capturingLogger, waitFor } from "@rpi-swarming/core/test-support";
 import { describe, expect, it } from "vitest";
-import { capturingLogger, failing, healthy, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
+import { failing, healthy, monitorOptions, ScriptedDriver } from "./__fixtures__/helpers.js";
 import { StateServerMetrics } from "./metrics.js";
 import { DeviceMonitor, type MonitorOptions } from "./monitor.js";
 

@@ -1,8 +1,9 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createMetricsRegistry } from "@rpi-swarming/core";
+import { capturingLogger } from "@rpi-swarming/core/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { capturingLogger, scratchDir } from "./__fixtures__/helpers.js";
+import { scratchDir } from "./__fixtures__/helpers.js";
 import { MemoryPower } from "./__fixtures__/memory-power.js";
 import { StateServerMetrics } from "./metrics.js";
 import { POWER_CYCLE_HISTORY_FILE, PowerCycler } from "./power-cycler.js";

@@ -4,6 +4,23 @@
  * Resolved through the `source` export condition only: never built or shipped.
  */
 import { createServer } from "node:net";
+import { Writable } from "node:stream";
+import { createLogger, type Logger } from "../logger.js";
+
+/** A debug logger whose records (parsed JSON) the test reads. */
+export function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    level: "debug",
+    stream: new Writable({
+      write(chunk, _e, cb) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  });
+  return { log, lines };
+}
 
 /** A port the kernel just handed out on 127.0.0.1, released again so a child can bind it. */
 export function freePort(): Promise<number> {

@@ -1,7 +1,6 @@
-import { Writable } from "node:stream";
 import Koa from "koa";
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "../logger.js";
+import { capturingLogger } from "../__fixtures__/test-support.js";
 import { closeServer, jsonDepth, jsonErrors, listen, replyCodeLabel } from "./koa.js";
 
 const servers: Awaited<ReturnType<typeof listen>>[] = [];
@@ -11,16 +10,7 @@ afterEach(async () => {
 
 describe("jsonErrors", () => {
   it("serialises a body inside the middleware, so an unserialisable one is a logged JSON 500 that outer middleware sees", async () => {
-    const lines: Record<string, unknown>[] = [];
-    const log = createLogger({
-      level: "debug",
-      stream: new Writable({
-        write(chunk, _e, cb) {
-          lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-          cb();
-        },
-      }),
-    });
+    const { log, lines } = capturingLogger();
     const seen: string[] = [];
     const app = new Koa();
     app.silent = true;

@@ -23,21 +23,6 @@ export function testLogger(): Logger {
   });
 }
 
-/** A debug logger whose records the test reads. */
-export function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const log = createLogger({
-    level: "debug",
-    stream: new Writable({
-      write(chunk, _e, cb) {
-        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  });
-  return { log, lines };
-}
-
 /** A scratch directory removed by the returned cleanup. */
 export function scratchDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "rpi-state-server-test-"));
